@@ -1,0 +1,35 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {ERInputError} from './errors';
+import {BatchSource} from './sweep';
+
+/**
+ * A {@link BatchSource} over in-memory tensors `x` (N×d) and `y` (N×k), in
+ * row order, `batchSize` rows at a time. Each batch is a fresh slice, disposed
+ * as soon as the consumer asks for the next one (or stops iterating).
+ *
+ * ```ts
+ * erSweep(layers, tensorBatches(x, y, 1024));
+ * ```
+ */
+export function tensorBatches(x: tf.Tensor2D, y: tf.Tensor2D, batchSize = 1024): BatchSource {
+  if (!(Number.isInteger(batchSize) && batchSize > 0)) {
+    throw new ERInputError(`batchSize must be a positive integer, got ${batchSize}`);
+  }
+  if (x.shape[0] !== y.shape[0]) {
+    throw new ERInputError(
+        `x has ${x.shape[0]} rows but y has ${y.shape[0]}; they must match`);
+  }
+  return function* () {
+    const n = x.shape[0];
+    for (let start = 0; start < n; start += batchSize) {
+      const size = Math.min(batchSize, n - start);
+      const xb = tf.slice(x, [start, 0], [size, -1]);
+      const yb = tf.slice(y, [start, 0], [size, -1]);
+      try {
+        yield [xb, yb] as [tf.Tensor2D, tf.Tensor2D];
+      } finally {
+        tf.dispose([xb, yb]);
+      }
+    }
+  };
+}

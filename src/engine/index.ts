@@ -1,0 +1,10 @@
+/** The ER engine: pure math on tfjs tensors plus float64 solves. */
+export {activate, ERActivation, toERActivation} from './activations';
+export {ERInputError, ERNumericalError} from './errors';
+export {dataScaledInit, DenseState, DenseWeights, field, forwardChain, validateChain} from './network';
+export {preimage, preimageOperator} from './preimage';
+export {fieldRatio, reflectHidden, reflectOutput, targetRange} from './reflect';
+export {RidgeAccumulator, RidgeSolution, RidgeSolveConfig} from './ridge';
+export {choleskyInPlace, choleskySolveInPlace, solveSPD, SPDSolveResult, symmetrize} from './spd';
+export {tensorBatches} from './batches';
+export {BatchSource, ERMode, erSweep, SweepCache, SweepConfig, SweepReport, SweepResult} from './sweep';

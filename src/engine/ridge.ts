@@ -1,0 +1,306 @@
+/**
+ * Streaming statistics for centred ridge regression `t ≈ a·W + b`.
+ *
+ * `add(a, t)` folds one batch into on-device float32 sums — the Gram `aᵀa`,
+ * the cross product `aᵀt`, column sums and a count — so memory is
+ * O(d² + d·k) whatever the number of rows. To keep float32 accurate, rows are
+ * shifted by a fixed vector (the first batch's column means) before they are
+ * multiplied: the shifted Gram is nearly centred, so the centring done later
+ * in float64 does not cancel. `solve()` reads the sums back and solves the
+ * d×d system in float64 (see `spd.ts`).
+ *
+ * The Gram uses an explicit `tf.transpose` rather than the `transposeA` flag
+ * of `matMul`, which is 10–60× slower on the wasm backend.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {ERInputError, ERNumericalError} from './errors';
+import {choleskySolveInPlace, solveSPD, symmetrize} from './spd';
+
+/** Options of {@link RidgeAccumulator.solve}. */
+export interface RidgeSolveConfig {
+  /**
+   * Dimensionless ridge: `λ = alpha · trace(cov a) / d`. Default 1e-3.
+   */
+  alpha?: number;
+  /** Fit an unpenalised intercept by centring (default true). */
+  fitIntercept?: boolean;
+}
+
+/** A solved ridge regression, in float64. */
+export interface RidgeSolution {
+  /** Weights, d×k row-major. */
+  W: Float64Array;
+  /** Intercept, length k (zeros when `fitIntercept` is false). */
+  b: Float64Array;
+  /** Input width d. */
+  inDim: number;
+  /** Output width k. */
+  outDim: number;
+  /** The ridge λ that was requested. */
+  lambda: number;
+  /** The ridge λ finally used (raised if the system was not positive definite). */
+  lambdaUsed: number;
+  /** Rows the statistics cover. */
+  count: number;
+  /** Human-readable notes (e.g. the ridge was raised); empty when all went well. */
+  warnings: string[];
+}
+
+/**
+ * Streaming accumulator of the statistics of a centred ridge regression.
+ *
+ * ```ts
+ * const acc = new RidgeAccumulator(6, 3, 'demo');
+ * for (const [a, t] of batches) acc.add(a, t);
+ * const {W, b} = acc.solve({alpha: 1e-3});
+ * acc.dispose();
+ * ```
+ */
+export class RidgeAccumulator {
+  private gram: tf.Tensor2D|null = null;
+  private cross: tf.Tensor2D|null = null;
+  private sumA: tf.Tensor1D|null = null;
+  private sumT: tf.Tensor1D|null = null;
+  private shift: tf.Tensor1D|null = null;
+  private gramCount = 0;
+  private crossCount = 0;
+  // Cached float64 data of the last solve, for refits on the same Gram.
+  private lastFactor: Float64Array|null = null;
+  private lastMean: Float64Array|null = null;
+  private lastCentred = true;
+  private lastShift = 0;
+
+  /**
+   * @param inDim width d of the inputs `a`.
+   * @param outDim width k of the targets `t`.
+   * @param label names the layer in error messages.
+   */
+  constructor(readonly inDim: number, readonly outDim: number,
+              readonly label = 'ridge') {
+    if (!(Number.isInteger(inDim) && inDim > 0 && Number.isInteger(outDim) && outDim > 0)) {
+      throw new ERInputError(
+          `${label}: RidgeAccumulator needs positive integer widths, got ` +
+          `inDim=${inDim}, outDim=${outDim}`);
+    }
+  }
+
+  /** Rows folded into the Gram so far. */
+  get count(): number { return this.gramCount; }
+
+  /** True once a Gram has been accumulated (it can be reused for new targets). */
+  get hasGram(): boolean { return this.gramCount > 0; }
+
+  /** Folds a batch of inputs `a` (n×d) and targets `t` (n×k) into the sums. */
+  add(a: tf.Tensor, t: tf.Tensor): void {
+    this.checkA(a);
+    this.checkT(a, t);
+    this.addGram(a);
+    this.addCross(a, t);
+  }
+
+  /** Folds a batch of inputs into the Gram and column sums only. */
+  addGram(a: tf.Tensor): void {
+    this.checkA(a);
+    this.ensureShift(a);
+    const [g, s] = tf.tidy(() => {
+      const as = tf.sub(a, this.shift!) as tf.Tensor2D;
+      const batchGram = tf.matMul(tf.transpose(as), as);
+      const colSum = tf.sum(as, 0) as tf.Tensor1D;
+      return [this.gram ? tf.add(this.gram, batchGram) : batchGram,
+              this.sumA ? tf.add(this.sumA, colSum) : colSum] as [tf.Tensor2D, tf.Tensor1D];
+    });
+    tf.dispose([this.gram, this.sumA] as tf.Tensor[]);
+    this.gram = tf.keep(g);
+    this.sumA = tf.keep(s);
+    this.gramCount += a.shape[0];
+    this.invalidate();
+  }
+
+  /**
+   * Folds a batch into the cross product `aᵀt` and target sums only; the Gram
+   * must cover the same rows (from {@link addGram}, possibly in another pass).
+   */
+  addCross(a: tf.Tensor, t: tf.Tensor): void {
+    this.checkA(a);
+    this.checkT(a, t);
+    this.ensureShift(a);
+    const [c, s] = tf.tidy(() => {
+      const as = tf.sub(a, this.shift!) as tf.Tensor2D;
+      const batchCross = tf.matMul(tf.transpose(as), t as tf.Tensor2D);
+      const colSum = tf.sum(t, 0) as tf.Tensor1D;
+      return [this.cross ? tf.add(this.cross, batchCross) : batchCross,
+              this.sumT ? tf.add(this.sumT, colSum) : colSum] as [tf.Tensor2D, tf.Tensor1D];
+    });
+    tf.dispose([this.cross, this.sumT] as tf.Tensor[]);
+    this.cross = tf.keep(c);
+    this.sumT = tf.keep(s);
+    this.crossCount += a.shape[0];
+  }
+
+  /** Forgets the targets (cross product), keeping the Gram for new targets. */
+  resetCross(): void {
+    tf.dispose([this.cross, this.sumT] as tf.Tensor[]);
+    this.cross = null;
+    this.sumT = null;
+    this.crossCount = 0;
+  }
+
+  /** Forgets everything. */
+  reset(): void {
+    this.resetCross();
+    tf.dispose([this.gram, this.sumA, this.shift] as tf.Tensor[]);
+    this.gram = this.sumA = this.shift = null;
+    this.gramCount = 0;
+    this.invalidate();
+  }
+
+  /** Releases all tensors. */
+  dispose(): void { this.reset(); }
+
+  /** Solves the ridge regression from the sums (synchronous read-back). */
+  solve(config: RidgeSolveConfig = {}): RidgeSolution {
+    const alpha = config.alpha ?? 1e-3;
+    const centred = config.fitIntercept ?? true;
+    if (!(alpha >= 0) || !Number.isFinite(alpha)) {
+      throw new ERInputError(`${this.label}: alpha must be a finite number >= 0, got ${alpha}`);
+    }
+    if (this.gramCount === 0 || this.crossCount === 0) {
+      throw new ERInputError(
+          `${this.label}: no rows were accumulated (empty data); pass at least one batch ` +
+          `with one row before solving`);
+    }
+    if (this.gramCount !== this.crossCount) {
+      throw new ERInputError(
+          `${this.label}: the Gram covers ${this.gramCount} rows but the targets ` +
+          `cover ${this.crossCount}; feed the same rows to addGram and addCross`);
+    }
+    const d = this.inDim, k = this.outDim, n = this.gramCount;
+    const G = Float64Array.from(this.gram!.dataSync());
+    const X = Float64Array.from(this.cross!.dataSync());
+    const sa = this.sumA!.dataSync(), st = this.sumT!.dataSync();
+    const shift = this.shift!.dataSync();
+    if (!allFinite(G) || !allFinite(sa)) {
+      throw new ERNumericalError(
+          `${this.label}: the inputs contain NaN or Infinity (their Gram is not ` +
+          `finite); clean the data or the layer below. Weights were not changed.`);
+    }
+    if (!allFinite(X) || !allFinite(st)) {
+      throw new ERNumericalError(
+          `${this.label}: the targets contain NaN or Infinity; check the labels ` +
+          `(and the layer above). Weights were not changed.`);
+    }
+    const m = new Float64Array(d);  // mean of shifted inputs
+    for (let i = 0; i < d; i++) m[i] = sa[i] / n;
+    const tbar = new Float64Array(k);
+    for (let q = 0; q < k; q++) tbar[q] = st[q] / n;
+    // C = G/n − m mᵀ (centred) or (Σ aaᵀ)/n (uncentred); rhs likewise.
+    for (let i = 0; i < d; i++) {
+      for (let j = 0; j < d; j++) {
+        let v = G[i * d + j] / n;
+        if (centred) v -= m[i] * m[j];
+        else v += m[i] * shift[j] + shift[i] * m[j] + shift[i] * shift[j];
+        G[i * d + j] = v;
+      }
+      for (let q = 0; q < k; q++) {
+        let v = X[i * k + q] / n;
+        if (centred) v -= m[i] * tbar[q];
+        else v += shift[i] * tbar[q];
+        X[i * k + q] = v;
+      }
+    }
+    symmetrize(G, d);
+    let trace = 0;
+    for (let i = 0; i < d; i++) trace += G[i * d + i];
+    const warnings: string[] = [];
+    let lambda = alpha * trace / d;
+    if (!(trace > 0)) {
+      warnings.push(`${this.label}: the inputs are constant (zero variance); ` +
+                    `weights set to zero, bias to the target mean`);
+      lambda = 1;
+    }
+    const r = solveSPD(G, d, X, k, lambda);
+    if (r.raises > 0) {
+      warnings.push(
+          `${this.label}: the ${d}×${d} Gram was singular at ridge ${lambda.toPrecision(3)}; ` +
+          `raised to ${r.shift.toPrecision(3)} (${r.raises}×) to solve. Raise alpha to ` +
+          `silence this.`);
+    }
+    const W = r.x;
+    const b = new Float64Array(k);
+    if (centred) {
+      for (let q = 0; q < k; q++) {
+        let s = tbar[q];
+        for (let i = 0; i < d; i++) s -= (shift[i] + m[i]) * W[i * k + q];
+        b[q] = s;
+      }
+    }
+    this.lastFactor = r.factor;
+    this.lastMean = new Float64Array(d);
+    for (let i = 0; i < d; i++) this.lastMean[i] = shift[i] + m[i];
+    this.lastCentred = centred;
+    this.lastShift = r.shift;
+    return {W, b, inDim: d, outDim: k, lambda, lambdaUsed: r.shift, count: n, warnings};
+  }
+
+  /**
+   * Ridge refit of the fields of an unchanged linear map `h = a·W0 + b0` on
+   * the same Gram and ridge as the last {@link solve}: because cov(a, h) = C·W0,
+   * `W = (C + λI)⁻¹ C W0 = W0 − λ (C + λI)⁻¹ W0`, with no pass over the data.
+   * Used by the automatic step search (`mode: 'erls'`).
+   */
+  refitLinear(W0: Float64Array, b0: Float64Array, k: number):
+      {W: Float64Array, b: Float64Array} {
+    if (this.lastFactor == null || this.lastMean == null) {
+      throw new Error(`${this.label}: refitLinear needs a previous solve()`);
+    }
+    const d = this.inDim;
+    const x = new Float64Array(W0);
+    choleskySolveInPlace(this.lastFactor, d, x, k);
+    const W = new Float64Array(d * k);
+    for (let i = 0; i < W.length; i++) W[i] = W0[i] - this.lastShift * x[i];
+    const b = new Float64Array(k);
+    for (let q = 0; q < k; q++) {
+      let s = b0[q];
+      if (this.lastCentred) {
+        for (let i = 0; i < d; i++) s += this.lastMean[i] * (W0[i * k + q] - W[i * k + q]);
+      }
+      b[q] = s;
+    }
+    return {W, b};
+  }
+
+  private invalidate() {
+    this.lastFactor = null;
+    this.lastMean = null;
+  }
+
+  private ensureShift(a: tf.Tensor) {
+    if (this.shift == null) {
+      this.shift = tf.keep(tf.tidy(() => tf.mean(a, 0) as tf.Tensor1D));
+    }
+  }
+
+  private checkA(a: tf.Tensor) {
+    if (a.rank !== 2 || a.shape[1] !== this.inDim) {
+      throw new ERInputError(
+          `${this.label}: inputs must have shape [rows, ${this.inDim}], got ` +
+          `[${a.shape}]`);
+    }
+    if (a.shape[0] === 0) {
+      throw new ERInputError(`${this.label}: empty batch (0 rows); skip it instead`);
+    }
+  }
+
+  private checkT(a: tf.Tensor, t: tf.Tensor) {
+    if (t.rank !== 2 || t.shape[1] !== this.outDim || t.shape[0] !== a.shape[0]) {
+      throw new ERInputError(
+          `${this.label}: targets must have shape [${a.shape[0]}, ${this.outDim}] ` +
+          `to match the inputs, got [${t.shape}]`);
+    }
+  }
+}
+
+function allFinite(x: ArrayLike<number>): boolean {
+  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) return false;
+  return true;
+}

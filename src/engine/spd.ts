@@ -1,0 +1,173 @@
+/**
+ * Dense symmetric positive-definite solves in float64 (row-major Float64Array).
+ *
+ * tfjs has no Cholesky or linear solve, so the small d×d systems of ER are
+ * solved here, on the CPU, in double precision. The factorisation is a
+ * left-looking blocked Cholesky whose bulk (the update of each block column by
+ * the columns already factored) runs as 2×2-register-tiled dot products of
+ * contiguous rows; see `bench/solve.ts` for the measurement against ml-matrix
+ * and an unblocked loop.
+ */
+
+const BLOCK = 48;
+/** Relative pivot threshold below which a matrix counts as singular. */
+const PIVOT_TOL = 1e-10;
+
+/**
+ * In-place Cholesky `A = L Lᵀ` of the n×n row-major matrix `a` (only the lower
+ * triangle is read; L overwrites it, the strict upper triangle is zeroed).
+ * Returns false (leaving `a` partly overwritten) if A is not positive definite,
+ * i.e. a pivot falls below 1e-10 of its diagonal entry (the Grams come from
+ * float32 sums, so anything smaller is rounding noise).
+ */
+export function choleskyInPlace(a: Float64Array, n: number): boolean {
+  for (let jb = 0; jb < n; jb += BLOCK) {
+    const je = Math.min(jb + BLOCK, n);
+    // 1. Update block column [jb, je) of rows i >= jb by the factored columns [0, jb):
+    //    A[i][j] -= sum_{k<jb} L[i][k] L[j][k], for j in [jb, min(je, i+1)).
+    if (jb > 0) updatePanel(a, n, jb, je);
+    // 2. Factor the block column with the columns inside it.
+    for (let j = jb; j < je; j++) {
+      const rj = j * n;
+      const ajj = a[rj + j];
+      let d = ajj;
+      for (let k = jb; k < j; k++) d -= a[rj + k] * a[rj + k];
+      // A pivot below 1e-10 of its diagonal entry is rounding noise: singular.
+      if (!(d > PIVOT_TOL * ajj) || !Number.isFinite(d)) return false;
+      const ljj = Math.sqrt(d);
+      a[rj + j] = ljj;
+      const inv = 1 / ljj;
+      for (let i = j + 1; i < n; i++) {
+        const ri = i * n;
+        let s = a[ri + j];
+        for (let k = jb; k < j; k++) s -= a[ri + k] * a[rj + k];
+        a[ri + j] = s * inv;
+      }
+    }
+  }
+  for (let i = 0; i < n; i++) a.fill(0, i * n + i + 1, (i + 1) * n);
+  return true;
+}
+
+/** A[i][j] -= dot(L[i][0:kEnd], L[j][0:kEnd]) for i >= jb, j in [jb, min(je, i+1)). */
+function updatePanel(a: Float64Array, n: number, jb: number, je: number): void {
+  const kEnd = jb;
+  let i = jb;
+  for (; i + 1 < n; i += 2) {
+    const r0 = i * n, r1 = r0 + n;
+    const jMax = Math.min(je, i + 2);  // row i+1 needs j <= i+1
+    let j = jb;
+    for (; j + 1 < jMax; j += 2) {
+      const c0 = j * n, c1 = c0 + n;
+      let s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+      for (let k = 0; k < kEnd; k++) {
+        const x0 = a[r0 + k], x1 = a[r1 + k], y0 = a[c0 + k], y1 = a[c1 + k];
+        s00 += x0 * y0; s01 += x0 * y1; s10 += x1 * y0; s11 += x1 * y1;
+      }
+      a[r0 + j] -= s00; a[r1 + j] -= s10; a[r1 + j + 1] -= s11;
+      if (j + 1 <= i) a[r0 + j + 1] -= s01;
+    }
+    for (; j < jMax; j++) {
+      const c0 = j * n;
+      let s0 = 0, s1 = 0;
+      for (let k = 0; k < kEnd; k++) {
+        const y = a[c0 + k];
+        s0 += a[r0 + k] * y; s1 += a[r1 + k] * y;
+      }
+      if (j <= i) a[r0 + j] -= s0;
+      a[r1 + j] -= s1;
+    }
+  }
+  for (; i < n; i++) {
+    const r0 = i * n;
+    const jMax = Math.min(je, i + 1);
+    for (let j = jb; j < jMax; j++) {
+      const c0 = j * n;
+      let s = 0;
+      for (let k = 0; k < kEnd; k++) s += a[r0 + k] * a[c0 + k];
+      a[r0 + j] -= s;
+    }
+  }
+}
+
+/**
+ * Solves `L Lᵀ X = B` in place for B (n×m row-major) given the Cholesky factor
+ * L from {@link choleskyInPlace}. On return B holds X.
+ */
+export function choleskySolveInPlace(l: Float64Array, n: number, b: Float64Array,
+                                     m: number): void {
+  // Forward: L Y = B, row by row (axpy on contiguous rows of B).
+  for (let i = 0; i < n; i++) {
+    const ri = i * m, li = i * n;
+    for (let k = 0; k < i; k++) {
+      const c = l[li + k];
+      if (c === 0) continue;
+      const rk = k * m;
+      for (let q = 0; q < m; q++) b[ri + q] -= c * b[rk + q];
+    }
+    const inv = 1 / l[li + i];
+    for (let q = 0; q < m; q++) b[ri + q] *= inv;
+  }
+  // Backward: Lᵀ X = Y.
+  for (let i = n - 1; i >= 0; i--) {
+    const ri = i * m;
+    for (let k = i + 1; k < n; k++) {
+      const c = l[k * n + i];
+      if (c === 0) continue;
+      const rk = k * m;
+      for (let q = 0; q < m; q++) b[ri + q] -= c * b[rk + q];
+    }
+    const inv = 1 / l[i * n + i];
+    for (let q = 0; q < m; q++) b[ri + q] *= inv;
+  }
+}
+
+/** Copies the lower triangle onto the upper one: A ← (A + Aᵀ)/2. */
+export function symmetrize(a: Float64Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < i; j++) {
+      const v = 0.5 * (a[i * n + j] + a[j * n + i]);
+      a[i * n + j] = v;
+      a[j * n + i] = v;
+    }
+  }
+}
+
+/** Result of {@link solveSPD}. */
+export interface SPDSolveResult {
+  /** The solution X (n×m, row-major). */
+  x: Float64Array;
+  /** The Cholesky factor of the matrix actually solved (with the shift added). */
+  factor: Float64Array;
+  /** The diagonal shift finally used (the requested one, raised if needed). */
+  shift: number;
+  /** How many times the shift had to be raised to reach positive definiteness. */
+  raises: number;
+}
+
+/**
+ * Solves `(A + shift·I) X = B` for symmetric A (n×n) and B (n×m). If the matrix
+ * is not numerically positive definite the shift is raised (×10, starting from
+ * 1e-10 × the mean diagonal if it was ~0) until it is, up to 12 times; the
+ * number of raises is returned so callers can report it. A and B are not modified.
+ */
+export function solveSPD(a: Float64Array, n: number, b: Float64Array, m: number,
+                         shift: number): SPDSolveResult {
+  let meanDiag = 0;
+  for (let i = 0; i < n; i++) meanDiag += Math.abs(a[i * n + i]);
+  meanDiag = meanDiag / Math.max(n, 1) || 1;
+  let s = shift;
+  for (let raises = 0; raises <= 12; raises++) {
+    const f = new Float64Array(a);
+    for (let i = 0; i < n; i++) f[i * n + i] += s;
+    if (choleskyInPlace(f, n)) {
+      const x = new Float64Array(b);
+      choleskySolveInPlace(f, n, x, m);
+      return {x, factor: f, shift: s, raises};
+    }
+    s = Math.max(s * 10, 1e-10 * meanDiag);
+  }
+  throw new Error(
+      `solveSPD: the ${n}×${n} system stayed indefinite after raising the ` +
+      `ridge to ${s}; the statistics are not finite or not a covariance`);
+}

@@ -1,0 +1,2 @@
+/** Package version. */
+export const version = '0.1.0';

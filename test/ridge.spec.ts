@@ -1,0 +1,195 @@
+import * as tf from '@tensorflow/tfjs';
+import {ERInputError, ERNumericalError, RidgeAccumulator} from '../src/engine/index';
+import {describeBackends, expectNoLeak} from './helpers/backends';
+import {readCsv, readReferenceJson} from './helpers/fixtures';
+import {lcg, maxRelErr, ridgeReference} from './helpers/linalg';
+
+function toMatrix(W: Float64Array, k: number): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < W.length / k; i++) out.push(Array.from(W.slice(i * k, (i + 1) * k)));
+  return out;
+}
+
+function accumulate(X: number[][], T: number[][], chunk: number, label = 'test'):
+    RidgeAccumulator {
+  const acc = new RidgeAccumulator(X[0].length, T[0].length, label);
+  for (let s = 0; s < X.length; s += chunk) {
+    tf.tidy(() => acc.add(tf.tensor2d(X.slice(s, s + chunk)), tf.tensor2d(T.slice(s, s + chunk))));
+  }
+  return acc;
+}
+
+describeBackends('RidgeAccumulator', () => {
+  let X: number[][], T: number[][];
+  beforeAll(async () => {
+    const {rows} = await readCsv('linear.csv');
+    X = rows.map(r => r.slice(0, 6));
+    T = rows.map(r => r.slice(6));
+  });
+
+  it('identity activation: one update equals the float64 closed-form ridge (rel err ≤ 1e-4)', () => {
+    const acc = accumulate(X, T, X.length);
+    const sol = acc.solve({alpha: 1e-3});
+    acc.dispose();
+    const ref = ridgeReference(X, T, 1e-3);
+    expect(maxRelErr(toMatrix(sol.W, 3), ref.W)).toBeLessThan(1e-4);
+    expect(maxRelErr([Array.from(sol.b)], [ref.b])).toBeLessThan(1e-4);
+  });
+
+  it('matches the NumPy reference weights of reference.json → linear', async () => {
+    const ref = (await readReferenceJson()).linear;
+    const acc = accumulate(X, T, 64);
+    const sol = acc.solve({alpha: ref.alpha});
+    acc.dispose();
+    expect(maxRelErr(toMatrix(sol.W, 3), ref.W)).toBeLessThan(1e-4);
+    expect(maxRelErr([Array.from(sol.b)], [ref.b])).toBeLessThan(1e-4);
+  });
+
+  it('streaming in chunks of 1, 7 and N rows gives the one-shot result', () => {
+    const n = 120;  // chunk 1 is slow on some backends: use a prefix
+    const Xs = X.slice(0, n), Ts = T.slice(0, n);
+    const sols = [n, 7, 1].map(c => {
+      const acc = accumulate(Xs, Ts, c);
+      const s = acc.solve({alpha: 1e-3});
+      acc.dispose();
+      return s;
+    });
+    for (const s of sols.slice(1)) {
+      expect(maxRelErr(toMatrix(s.W, 3), toMatrix(sols[0].W, 3))).toBeLessThan(1e-4);
+      expect(maxRelErr([Array.from(s.b)], [Array.from(sols[0].b)])).toBeLessThan(1e-4);
+      expect(s.count).toBe(n);
+    }
+  });
+
+  it('bias is unpenalised: shifting inputs and targets by constants leaves W unchanged', () => {
+    const shifted = X.map(r => r.map((v, j) => v + 100 * (j + 1)));
+    const Tsh = T.map(r => r.map(v => v - 50));
+    const a = accumulate(X, T, 100), b = accumulate(shifted, Tsh, 100);
+    const sa = a.solve(), sb = b.solve();
+    a.dispose();
+    b.dispose();
+    expect(maxRelErr(toMatrix(sb.W, 3), toMatrix(sa.W, 3))).toBeLessThan(1e-3);
+    // b' = b − 50 − Σ_j 100(j+1)·W_j
+    for (let q = 0; q < 3; q++) {
+      let expected = sa.b[q] - 50;
+      for (let j = 0; j < 6; j++) expected -= 100 * (j + 1) * sa.W[j * 3 + q];
+      expect(sb.b[q]).toBeCloseTo(expected, 2);
+    }
+  });
+
+  it('fitIntercept: false solves the uncentred ridge', () => {
+    const acc = accumulate(X, T, 50);
+    const sol = acc.solve({alpha: 0, fitIntercept: false});
+    acc.dispose();
+    // closed form: W = (XᵀX)⁻¹XᵀT — the reference with a zero column mean trick:
+    // append nothing; compare normal equations residual instead.
+    for (let i = 0; i < 6; i++) {
+      for (let q = 0; q < 3; q++) {
+        let lhs = 0, rhs = 0;
+        for (let r = 0; r < X.length; r++) {
+          let pred = 0;
+          for (let j = 0; j < 6; j++) pred += X[r][j] * sol.W[j * 3 + q];
+          lhs += X[r][i] * pred;
+          rhs += X[r][i] * T[r][q];
+        }
+        expect(Math.abs(lhs - rhs) / Math.max(1, Math.abs(rhs))).toBeLessThan(1e-4);
+      }
+    }
+    expect(Array.from(sol.b)).toEqual([0, 0, 0]);
+  });
+
+  it('separate Gram and cross passes equal add()', () => {
+    const acc = new RidgeAccumulator(6, 3, 'split');
+    tf.tidy(() => acc.addGram(tf.tensor2d(X)));
+    tf.tidy(() => acc.addCross(tf.tensor2d(X), tf.tensor2d(T)));
+    const s1 = acc.solve();
+    acc.resetCross();
+    expect(acc.hasGram).toBeTrue();
+    tf.tidy(() => acc.addCross(tf.tensor2d(X), tf.tensor2d(T)));
+    const s2 = acc.solve();
+    acc.dispose();
+    const ref = ridgeReference(X, T, 1e-3);
+    expect(maxRelErr(toMatrix(s1.W, 3), ref.W)).toBeLessThan(1e-4);
+    expect(maxRelErr(toMatrix(s2.W, 3), ref.W)).toBeLessThan(1e-4);
+  });
+
+  it('leaks no tensor over add/solve/dispose', async () => {
+    await expectNoLeak(() => {
+      const acc = accumulate(X, T, 33);
+      acc.solve();
+      acc.resetCross();
+      acc.dispose();
+    });
+  });
+
+  it('rejects bad shapes, empty batches and mismatched rows with clear errors', () => {
+    const acc = new RidgeAccumulator(6, 3, 'dense_7');
+    tf.tidy(() => {
+      expect(() => acc.add(tf.zeros([4, 5]), tf.zeros([4, 3])))
+          .toThrowMatching(e => e instanceof ERInputError && /dense_7.*\[rows, 6\].*\[4,5\]/.test(e.message));
+      expect(() => acc.add(tf.zeros([4, 6]), tf.zeros([4, 2])))
+          .toThrowMatching(e => /dense_7: targets must have shape \[4, 3\]/.test(e.message));
+      expect(() => acc.add(tf.zeros([4, 6]), tf.zeros([3, 3]))).toThrowError(/targets/);
+      expect(() => acc.add(tf.zeros([0, 6]), tf.zeros([0, 3]))).toThrowError(/empty batch/);
+    });
+    expect(() => acc.solve()).toThrowError(/no rows/);
+    tf.tidy(() => acc.addGram(tf.ones([3, 6])));
+    tf.tidy(() => acc.addCross(tf.ones([2, 6]), tf.ones([2, 3])));
+    expect(() => acc.solve()).toThrowError(/Gram covers 3 rows but the targets cover 2/);
+    acc.dispose();
+    expect(() => new RidgeAccumulator(0, 3)).toThrowError(/positive integer/);
+  });
+
+  it('NaN or Infinity in inputs or targets: a clear error naming which', () => {
+    const acc = new RidgeAccumulator(2, 1, 'out');
+    tf.tidy(() => acc.add(tf.tensor2d([[1, NaN], [0, 1]]), tf.tensor2d([[1], [0]])));
+    expect(() => acc.solve()).toThrowMatching(
+        e => e instanceof ERNumericalError && /out: the inputs contain NaN/.test(e.message));
+    acc.dispose();
+    const acc2 = new RidgeAccumulator(2, 1, 'out');
+    tf.tidy(() => acc2.add(tf.tensor2d([[1, 2], [0, 1]]), tf.tensor2d([[Infinity], [0]])));
+    expect(() => acc2.solve()).toThrowError(/out: the targets contain NaN or Infinity/);
+    acc2.dispose();
+  });
+
+  it('a singular Gram (duplicated column, alpha = 0) is recovered and reported', () => {
+    const r = lcg(11);
+    const rows = Array.from({length: 50}, () => {
+      const u = r(), v = r();
+      return [u, v, u];  // column 2 = column 0
+    });
+    const t = rows.map(([u, v]) => [2 * u - v]);
+    const acc = new RidgeAccumulator(3, 1, 'dup');
+    tf.tidy(() => acc.add(tf.tensor2d(rows), tf.tensor2d(t)));
+    const sol = acc.solve({alpha: 0});
+    acc.dispose();
+    expect(sol.lambdaUsed).toBeGreaterThan(0);
+    expect(sol.warnings.join(' ')).toMatch(/dup: the 3×3 Gram was singular/);
+    // the two copies share the weight of u
+    expect(sol.W[0] + sol.W[2]).toBeCloseTo(2, 3);
+    expect(sol.W[1]).toBeCloseTo(-1, 3);
+  });
+
+  it('constant inputs give zero weights and the target mean as bias, with a warning', () => {
+    const acc = new RidgeAccumulator(2, 1, 'flat');
+    tf.tidy(() => acc.add(tf.ones([10, 2]), tf.tensor2d(Array.from({length: 10}, (_, i) => [i]))));
+    const sol = acc.solve();
+    acc.dispose();
+    expect(Array.from(sol.W)).toEqual([0, 0]);
+    expect(sol.b[0]).toBeCloseTo(4.5, 5);
+    expect(sol.warnings.join(' ')).toMatch(/constant/);
+  });
+
+  it('refitLinear gives the ridge fit of an unchanged linear field', () => {
+    const r = lcg(5);
+    const W0 = Float64Array.from({length: 18}, () => r() - 0.5);
+    const b0 = Float64Array.from([0.1, -0.2, 0.3]);
+    const H = X.map(row => [0, 1, 2].map(q => b0[q] + row.reduce((s, v, j) => s + v * W0[j * 3 + q], 0)));
+    const acc = accumulate(X, H, 400);
+    const direct = acc.solve({alpha: 1e-2});
+    const refit = acc.refitLinear(W0, b0, 3);
+    acc.dispose();
+    expect(maxRelErr(toMatrix(refit.W, 3), toMatrix(direct.W, 3))).toBeLessThan(1e-4);
+    expect(maxRelErr([Array.from(refit.b)], [Array.from(direct.b)])).toBeLessThan(1e-4);
+  });
+});
