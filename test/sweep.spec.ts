@@ -1,0 +1,283 @@
+import * as tf from '@tensorflow/tfjs';
+import {dataScaledInit, DenseState, DenseWeights, ERInputError, erSweep, SweepCache, SweepConfig, tensorBatches} from '../src/engine/index';
+import {describeBackends, expectNoLeak} from './helpers/backends';
+import {readCsv, readReferenceJson} from './helpers/fixtures';
+
+/** Replaces the layers' weights by the sweep's, disposing the old ones. */
+function assign(layers: DenseState[], weights: Array<DenseWeights|null>) {
+  weights.forEach((w, i) => {
+    if (w == null) return;
+    layers[i].kernel.dispose();
+    layers[i].bias?.dispose();
+    layers[i].kernel = w.kernel;
+    layers[i].bias = w.bias;
+  });
+}
+
+function disposeLayers(layers: DenseState[]) {
+  layers.forEach(l => tf.dispose([l.kernel, l.bias].filter(t => t != null) as tf.Tensor[]));
+}
+
+function mlp(widths: number[], hidden: DenseState['activation'], out: DenseState['activation']):
+    DenseState[] {
+  return widths.slice(1).map((q, i) => ({
+    name: `dense_${i + 1}`,
+    kernel: tf.zeros([widths[i], q]) as tf.Tensor2D,
+    bias: tf.zeros([q]) as tf.Tensor1D,
+    activation: i === widths.length - 2 ? out : hidden,
+    trainable: true,
+  }));
+}
+
+function errorRate(layers: DenseState[], x: tf.Tensor2D, labels: number[]): number {
+  return tf.tidy(() => {
+    let a: tf.Tensor2D = x;
+    let h: tf.Tensor2D = x;
+    layers.forEach((l, i) => {
+      h = tf.add(tf.matMul(a, l.kernel), l.bias!) as tf.Tensor2D;
+      a = i < layers.length - 1 ? (l.activation === 'relu' ? tf.relu(h) : tf.tanh(h)) : h;
+    });
+    const pred = tf.argMax(h, 1).dataSync();
+    let wrong = 0;
+    labels.forEach((y, i) => { if (pred[i] !== y) wrong++; });
+    return wrong / labels.length;
+  });
+}
+
+function initialise(layers: DenseState[], x: tf.Tensor2D, seed: number) {
+  assign(layers, dataScaledInit(layers, x, seed));
+}
+
+describeBackends('ER sweep', () => {
+  let ref: any;
+  let logX: number[][], logY: number[];
+  let ringX: number[][], ringY: number[];
+  beforeAll(async () => {
+    ref = await readReferenceJson();
+    const lg = await readCsv('logistic.csv');
+    logX = lg.rows.map(r => r.slice(0, 6));
+    logY = lg.rows.map(r => r[6]);
+    const rg = await readCsv('rings.csv');
+    ringX = rg.rows.map(r => r.slice(0, 2));
+    ringY = rg.rows.map(r => r[2]);
+  });
+
+  it('single-layer logistic ER matches the NumPy reference after 1, 5 and 100 updates', () => {
+    const x = tf.tensor2d(logX), y = tf.tensor2d(logY.map(v => [v]));
+    const layers = mlp([6, 1], 'relu', 'sigmoid');
+    const checkpoints: Record<number, any> = {1: ref.logistic.after_1, 5: ref.logistic.after_5,
+                                              100: ref.logistic.after_100};
+    for (let k = 1; k <= 100; k++) {
+      const {weights} = erSweep(layers, tensorBatches(x, y, 128), {alpha: 1e-3});
+      assign(layers, weights);
+      const want = checkpoints[k];
+      if (want) {
+        const w = layers[0].kernel.dataSync(), b = layers[0].bias!.dataSync()[0];
+        want.w.forEach((v: number, i: number) =>
+            expect(w[i]).withContext(`update ${k}, w[${i}]`).toBeCloseTo(v, 3));
+        expect(b).withContext(`update ${k}, b`).toBeCloseTo(want.b, 3);
+        const h = tf.tidy(() => tf.add(tf.matMul(x, layers[0].kernel), layers[0].bias!).dataSync());
+        const acc = logY.filter((v, i) => (h[i] > 0) === (v === 1)).length / logY.length;
+        expect(acc).withContext(`update ${k} accuracy`).toBeCloseTo(want.train_accuracy, 6);
+      }
+    }
+    disposeLayers(layers);
+    tf.dispose([x, y]);
+  });
+
+  for (const width of [64, 256]) {
+    it(`rings, 2-${width}-2 relu net: one update reaches ≤ 2% train error (3 init seeds)`, () => {
+      const x = tf.tensor2d(ringX);
+      const y = tf.oneHot(tf.tensor1d(ringY, 'int32'), 2).toFloat() as tf.Tensor2D;
+      for (const seed of [0, 1, 2]) {
+        const layers = mlp([2, width, 2], 'relu', 'softmax');
+        initialise(layers, x, seed);
+        const before = errorRate(layers, x, ringY);
+        const {weights, report} = erSweep(layers, tensorBatches(x, y, 250));
+        assign(layers, weights);
+        const err = errorRate(layers, x, ringY);
+        expect(before).toBeGreaterThan(0.3);  // zero read-out: chance
+        expect(err).withContext(`seed ${seed}`).toBeLessThanOrEqual(0.02);
+        expect(report.passes).toBe(3);
+        expect(report.rows).toBe(1000);
+        disposeLayers(layers);
+      }
+      tf.dispose([x, y]);
+    });
+  }
+
+  it('the hidden update matters: ER beats the frozen-hidden read-out on rings (width 5)', () => {
+    const x = tf.tensor2d(ringX);
+    const y = tf.oneHot(tf.tensor1d(ringY, 'int32'), 2).toFloat() as tf.Tensor2D;
+    let erWins = 0;
+    for (const seed of [0, 1, 2, 3]) {
+      const run = (freezeHidden: boolean) => {
+        const layers = mlp([2, 5, 2], 'relu', 'softmax');
+        initialise(layers, x, seed);
+        layers[0].trainable = !freezeHidden;
+        for (let k = 0; k < 3; k++) assign(layers, erSweep(layers, tensorBatches(x, y, 500)).weights);
+        const e = errorRate(layers, x, ringY);
+        disposeLayers(layers);
+        return e;
+      };
+      if (run(false) < run(true)) erWins++;
+    }
+    expect(erWins).toBeGreaterThanOrEqual(3);
+    tf.dispose([x, y]);
+  });
+
+  it('erls mode picks a step and does no worse than plain ER on rings (width 16)', () => {
+    const x = tf.tensor2d(ringX);
+    const y = tf.oneHot(tf.tensor1d(ringY, 'int32'), 2).toFloat() as tf.Tensor2D;
+    const run = (mode: SweepConfig['mode']) => {
+      const layers = mlp([2, 16, 2], 'relu', 'softmax');
+      initialise(layers, x, 4);
+      let gamma = -1;
+      for (let k = 0; k < 3; k++) {
+        const r = erSweep(layers, tensorBatches(x, y, 500), {mode, searchRows: 600});
+        assign(layers, r.weights);
+        gamma = r.report.gamma;
+      }
+      const e = errorRate(layers, x, ringY);
+      disposeLayers(layers);
+      return {e, gamma};
+    };
+    const er = run('er'), erls = run('erls');
+    expect([0, 1, 2, 4, 8, 16, 32, 64, 128, 256]).toContain(erls.gamma);
+    expect(erls.e).toBeLessThanOrEqual(er.e + 0.01);
+  });
+
+  it('deep nets: a 2-32-32-2 tanh net trains in one sweep with 4 passes', () => {
+    const x = tf.tensor2d(ringX);
+    const y = tf.oneHot(tf.tensor1d(ringY, 'int32'), 2).toFloat() as tf.Tensor2D;
+    const layers = mlp([2, 32, 32, 2], 'tanh', 'softmax');
+    initialise(layers, x, 0);
+    const r = erSweep(layers, tensorBatches(x, y, 1000));
+    assign(layers, r.weights);
+    expect(r.report.passes).toBe(4);
+    expect(errorRate(layers, x, ringY)).toBeLessThan(0.1);
+    disposeLayers(layers);
+    tf.dispose([x, y]);
+  });
+
+  it('batch size does not change the update (float32 tolerance)', () => {
+    const x = tf.tensor2d(ringX);
+    const y = tf.oneHot(tf.tensor1d(ringY, 'int32'), 2).toFloat() as tf.Tensor2D;
+    const results = [1000, 100, 7].map(bs => {
+      const layers = mlp([2, 16, 2], 'relu', 'softmax');
+      initialise(layers, x, 9);
+      const {weights} = erSweep(layers, tensorBatches(x, y, bs));
+      const out = weights.map(w => [w!.kernel.dataSync(), w!.bias!.dataSync()]);
+      weights.forEach(w => tf.dispose([w!.kernel, w!.bias!]));
+      disposeLayers(layers);
+      return out;
+    });
+    for (const r of results.slice(1)) {
+      r.forEach((pair, i) => pair.forEach((arr, j) => {
+        const base = results[0][i][j];
+        let scale = 0, diff = 0;
+        base.forEach((v, q) => {
+          scale = Math.max(scale, Math.abs(v));
+          diff = Math.max(diff, Math.abs(v - arr[q]));
+        });
+        expect(diff / scale).withContext(`layer ${i} tensor ${j}`).toBeLessThan(2e-3);
+      }));
+    }
+    tf.dispose([x, y]);
+  });
+
+  it('frozen layers keep their weights and are not returned', () => {
+    const x = tf.tensor2d(ringX);
+    const y = tf.oneHot(tf.tensor1d(ringY, 'int32'), 2).toFloat() as tf.Tensor2D;
+    const layers = mlp([2, 16, 2], 'relu', 'softmax');
+    initialise(layers, x, 1);
+    layers[0].trainable = false;
+    const r = erSweep(layers, tensorBatches(x, y, 500));
+    expect(r.weights[0]).toBeNull();
+    expect(r.weights[1]).not.toBeNull();
+    expect(r.report.passes).toBe(1);
+    tf.dispose([r.weights[1]!.kernel, r.weights[1]!.bias!]);
+    disposeLayers(layers);
+    tf.dispose([x, y]);
+  });
+
+  it('the input Gram cache gives the same update and skips that Gram', () => {
+    const x = tf.tensor2d(ringX);
+    const y = tf.oneHot(tf.tensor1d(ringY, 'int32'), 2).toFloat() as tf.Tensor2D;
+    const layers = mlp([2, 16, 2], 'relu', 'softmax');
+    initialise(layers, x, 2);
+    const cache = new SweepCache();
+    const a = erSweep(layers, tensorBatches(x, y, 300), {}, cache);
+    expect(cache.inputGram?.hasGram).toBeTrue();
+    const b = erSweep(layers, tensorBatches(x, y, 300), {}, cache);
+    const c = erSweep(layers, tensorBatches(x, y, 300));
+    for (const r of [b, c]) {
+      r.weights.forEach((w, i) => {
+        const d = tf.tidy(() => tf.max(tf.abs(tf.sub(w!.kernel, a.weights[i]!.kernel))).dataSync()[0]);
+        expect(d).toBeLessThan(1e-4);
+      });
+    }
+    [a, b, c].forEach(r => r.weights.forEach(w => tf.dispose([w!.kernel, w!.bias!])));
+    cache.dispose();
+    disposeLayers(layers);
+    tf.dispose([x, y]);
+  });
+
+  it('leaks no tensor (er and erls), and dataScaledInit returns only what it gives', async () => {
+    const x = tf.tensor2d(ringX.slice(0, 200));
+    const y = tf.oneHot(tf.tensor1d(ringY.slice(0, 200), 'int32'), 2).toFloat() as tf.Tensor2D;
+    const layers = mlp([2, 8, 8, 2], 'relu', 'softmax');
+    initialise(layers, x, 3);
+    for (const mode of ['er', 'erls'] as const) {
+      await expectNoLeak(() => {
+        const r = erSweep(layers, tensorBatches(x, y, 64), {mode});
+        r.weights.forEach(w => tf.dispose([w!.kernel, w!.bias!]));
+      });
+    }
+    await expectNoLeak(() => {
+      const w = dataScaledInit(layers, x, 0);
+      w.forEach(v => tf.dispose([v.kernel, v.bias!]));
+    });
+    const wrongY = tf.zeros([200, 3]) as tf.Tensor2D;
+    await expectNoLeak(() => {
+      expect(() => erSweep(layers, tensorBatches(x, wrongY, 64)))
+          .toThrowError(/dense_3: targets must have shape \[64, 2\]/);
+    });
+    wrongY.dispose();
+    disposeLayers(layers);
+    tf.dispose([x, y]);
+  });
+
+  it('bad data: NaN inputs, out-of-range targets, empty data → clear errors, weights untouched', async () => {
+    const layers = mlp([2, 4, 2], 'relu', 'softmax');
+    const x = tf.tensor2d([[0, 1], [NaN, 2]]);
+    const y = tf.tensor2d([[1, 0], [0, 1]]);
+    const before = layers.map(l => l.kernel.dataSync().slice());
+    await expectNoLeak(() => {
+      expect(() => erSweep(layers, tensorBatches(x, y))).toThrowMatching(
+          e => e instanceof ERInputError && /NaN or Infinity/.test(e.message));
+      const x2 = tf.tensor2d([[0, 1], [1, 2]]);
+      const y2 = tf.tensor2d([[2, 0], [0, 1]]);
+      expect(() => erSweep(layers, tensorBatches(x2, y2))).toThrowError(
+          /dense_2: targets lie in \[0, 2\] but a softmax output needs them in \[0, 1\]/);
+      expect(() => erSweep(layers, () => [])).toThrowError(/no rows/);
+      expect(() => erSweep(layers, tensorBatches(x2, y2), {alpha: -1})).toThrowError(/alpha/);
+      tf.dispose([x2, y2]);
+    });
+    layers.forEach((l, i) => expect(l.kernel.dataSync()).toEqual(before[i]));
+    disposeLayers(layers);
+    tf.dispose([x, y]);
+  });
+
+  it('rejects malformed chains naming the layer', () => {
+    const layers = mlp([2, 4, 2], 'relu', 'softmax');
+    layers[1].kernel.dispose();
+    layers[1].kernel = tf.zeros([5, 2]) as tf.Tensor2D;
+    expect(() => erSweep(layers, () => [])).toThrowError(/dense_2: expects 5 inputs but dense_1 gives 4/);
+    layers[1].kernel.dispose();
+    layers[1].kernel = tf.zeros([4, 2]) as tf.Tensor2D;
+    layers[0].activation = 'softmax';
+    expect(() => erSweep(layers, () => [])).toThrowError(/dense_1: softmax is only supported on the output/);
+    disposeLayers(layers);
+  });
+});
