@@ -1,0 +1,8 @@
+// Browser test entry (karma + esbuild): one bundle, so one tfjs instance.
+// setup must come first (imports are evaluated in order).
+import './setup';
+import '../reflect.spec';
+import '../spd.spec';
+import '../ridge.spec';
+import '../preimage.spec';
+import '../sweep.spec';
