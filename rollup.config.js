@@ -1,0 +1,37 @@
+// Builds dist/: ESM, CommonJS and a UMD bundle (global `tfER`) plus .d.ts.
+// tfjs is never bundled: it is a peer dependency, the global `tf` in the UMD build.
+const typescript = require('@rollup/plugin-typescript');
+
+const external = id => id.startsWith('@tensorflow/');
+const globals = {'@tensorflow/tfjs-core': 'tf', '@tensorflow/tfjs-layers': 'tf'};
+const banner = `/** tfjs-er ${require('./package.json').version} | Apache-2.0 */`;
+
+const ts = (declarations) => typescript({
+  tsconfig: './tsconfig.build.json',
+  compilerOptions: {
+    declaration: declarations,
+    declarationDir: declarations ? 'dist/types' : undefined,
+    sourceMap: true,
+  },
+});
+
+module.exports = [
+  {
+    input: 'src/index.ts',
+    external,
+    plugins: [ts(true)],
+    output: [
+      {file: 'dist/tfjs-er.esm.js', format: 'es', sourcemap: true, banner},
+    ],
+  },
+  {
+    input: 'src/index.ts',
+    external,
+    plugins: [ts(false)],
+    output: [
+      {file: 'dist/tfjs-er.cjs', format: 'cjs', sourcemap: true, banner, exports: 'named'},
+      {file: 'dist/tfjs-er.umd.js', format: 'umd', name: 'tfER', globals, sourcemap: true,
+       banner, exports: 'named'},
+    ],
+  },
+];
