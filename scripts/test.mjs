@@ -50,6 +50,11 @@ if (runBrowser) {
                   'or set CHROME_BIN to a Chrome/Chromium binary');
   } else {
     process.env.CHROME_BIN = chrome;
+    // karma-esbuild writes its bundle to os.tmpdir() and imports the entry by a relative
+    // path without "./" when the repo itself lies under the temp dir: keep it inside.
+    const tmp = path.join(root, '.cache', 'karma-tmp');
+    mkdirSync(tmp, {recursive: true});
+    process.env.TMPDIR = tmp;
     const require = createRequire(import.meta.url);
     const karma = require('karma');
     const cfg = await karma.config.parseConfig(path.join(root, 'karma.conf.js'), {},
