@@ -201,7 +201,7 @@ describeBackends('ER sweep', () => {
     tf.dispose([x, y]);
   });
 
-  it('the input Gram cache gives the same update and skips that Gram', () => {
+  it('the input Gram cache gives the same update, and is rebuilt when the data change', () => {
     const x = tf.tensor2d(ringX);
     const y = tf.oneHot(tf.tensor1d(ringY, 'int32'), 2).toFloat() as tf.Tensor2D;
     const layers = mlp([2, 16, 2], 'relu', 'softmax');
@@ -209,8 +209,21 @@ describeBackends('ER sweep', () => {
     const cache = new SweepCache();
     const a = erSweep(layers, tensorBatches(x, y, 300), {}, cache);
     expect(cache.inputGram?.hasGram).toBeTrue();
-    const b = erSweep(layers, tensorBatches(x, y, 300), {}, cache);
+    expect(a.report.inputGramReused).toBeFalse();
+    const b = erSweep(layers, tensorBatches(x, y, 300), {}, cache);  // same data, other chunks
+    expect(b.report.inputGramReused).toBeTrue();
     const c = erSweep(layers, tensorBatches(x, y, 300));
+    // different data: the fingerprint differs, the Gram is rebuilt
+    const x2 = tf.mul(x, 1.5) as tf.Tensor2D;
+    const d = erSweep(layers, tensorBatches(x2, y, 300), {}, cache);
+    expect(d.report.inputGramReused).toBeFalse();
+    const e = erSweep(layers, tensorBatches(x2, y, 300));
+    d.weights.forEach((w, i) => {
+      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(w!.kernel, e.weights[i]!.kernel))).dataSync()[0]);
+      expect(diff).toBeLessThan(1e-4);
+    });
+    [d, e].forEach(r => r.weights.forEach(w => tf.dispose([w!.kernel, w!.bias!])));
+    x2.dispose();
     for (const r of [b, c]) {
       r.weights.forEach((w, i) => {
         const d = tf.tidy(() => tf.max(tf.abs(tf.sub(w!.kernel, a.weights[i]!.kernel))).dataSync()[0]);

@@ -7,4 +7,4 @@ export {fieldRatio, reflectHidden, reflectOutput, targetRange} from './reflect';
 export {RidgeAccumulator, RidgeSolution, RidgeSolveConfig} from './ridge';
 export {choleskyInPlace, choleskySolveInPlace, solveSPD, SPDSolveResult, symmetrize} from './spd';
 export {tensorBatches} from './batches';
-export {BatchSource, ERMode, erSweep, SweepCache, SweepConfig, SweepReport, SweepResult} from './sweep';
+export {BatchSource, ERMode, ERSweep, erSweep, SweepCache, SweepConfig, SweepReport, SweepResult} from './sweep';

@@ -2,13 +2,13 @@
  * One Expectation Reflection update ("sweep") of a chain of dense layers,
  * streamed over batches.
  *
- * 1. Pass A: forward with the current weights; reflect the output field
- *    against the targets; accumulate every trainable layer's input Gram and
- *    the output layer's cross statistics. Solve the output layer.
+ * 1. First pass: forward with the current weights; reflect the output field
+ *    against the targets; accumulate the output layer's Gram and cross
+ *    statistics (and check the data). Solve the output layer.
  * 2. For each lower trainable layer, top-down, one pass: forward with the old
  *    weights, propagate the reflected output target down through the NEW
- *    weights above (pre-image, then the hidden reflection rule), accumulate the
- *    cross statistics, solve.
+ *    weights above (pre-image, then the hidden reflection rule), accumulate
+ *    that layer's Gram and cross statistics, solve.
  * 3. mode 'erls': for the hidden layers, search the step γ along the ER
  *    direction in weight space (`W(γ) = W⁰ + γ(W^ER − W⁰)`, γ ∈ {0,1,2,…,256})
  *    by the output-field misfit on the first `searchRows` rows, output held.
@@ -48,15 +48,22 @@ export interface SweepConfig {
 }
 
 /**
- * State kept between sweeps over the same data: the Gram of the chain's
- * input, which no update changes. The caller owns it and must `dispose()` it,
- * and must drop it when the data change.
+ * State kept between sweeps: the Gram of the chain's input, which no update
+ * changes while the data stay the same. Each sweep checks a fingerprint of
+ * the data (row count, column sums, sum of squares) and rebuilds the Gram
+ * when it differs. The caller owns the cache and must `dispose()` it.
  */
 export class SweepCache {
+  /** The input statistics (Gram of the first layer's input). */
   inputGram: RidgeAccumulator|null = null;
+  /** Row count, column sums and sum of squares of the data the Gram covers. */
+  fingerprint: Float64Array|null = null;
+
+  /** Releases the cached Gram. */
   dispose(): void {
     this.inputGram?.dispose();
     this.inputGram = null;
+    this.fingerprint = null;
   }
 }
 
@@ -68,6 +75,8 @@ export interface SweepReport {
   passes: number;
   /** The step chosen by 'erls' (1 for plain ER). */
   gamma: number;
+  /** True when the cached input Gram was reused. */
+  inputGramReused: boolean;
   /** The ridge λ used per solved layer (after any raise), by layer name. */
   lambdas: Record<string, number>;
   /** Seconds per phase (on asynchronous backends, approximate). */
@@ -86,213 +95,353 @@ export interface SweepResult {
 const GAMMAS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256];
 
 /**
- * Runs one ER update of `layers` on the batches of `source`. Does not change
- * the layers: returns new weights, so that on any error nothing is corrupted.
+ * One ER update, fed batch by batch. The first pass is streamed through
+ * {@link addBatch} (so it can ride along with a training loop); the remaining
+ * passes, if the chain has trainable hidden layers, walk the `source` given to
+ * {@link finish}. Nothing is changed in the layers: `finish` returns new
+ * weights, so on any error the model stays as it was.
  *
  * ```ts
- * const {weights} = erSweep(layers, () => batches, {alpha: 1e-3});
+ * const sweep = new ERSweep(layers, {alpha: 1e-3});
+ * for (const [x, y] of batches) sweep.addBatch(x, y);
+ * const {weights, report} = sweep.finish(() => batches);
  * ```
  */
-export function erSweep(layers: DenseState[], source: BatchSource,
-                        config: SweepConfig = {}, cache?: SweepCache): SweepResult {
-  validateChain(layers);
-  const alpha = config.alpha ?? 1e-3;
-  const beta = config.beta ?? 0.1;
-  const mode = config.mode ?? 'er';
-  const refresh = config.refresh ?? true;
-  const searchRows = config.searchRows ?? 10000;
-  checkOption('alpha', alpha, 0);
-  checkOption('beta', beta, 0);
-  if (mode !== 'er' && mode !== 'erls') {
-    throw new ERInputError(`mode must be 'er' or 'erls', got '${mode}'`);
-  }
-  const L = layers.length, out = L - 1;
-  const lowest = layers.findIndex(l => l.trainable);
-  if (lowest < 0) {
-    throw new ERInputError('no trainable layer: every layer has trainable = false');
-  }
-  const t0 = now();
-  const seconds = {gram: 0, solve: 0, target: 0, search: 0, total: 0};
-  const warnings: string[] = [];
-  const lambdas: Record<string, number> = {};
-  const outAct = layers[out].activation;
-  const inDim = layers[0].kernel.shape[0], outDim = layers[out].kernel.shape[1];
+export class ERSweep {
+  private readonly alpha: number;
+  private readonly beta: number;
+  private readonly mode: ERMode;
+  private readonly refresh: boolean;
+  private readonly searchRows: number;
+  private readonly out: number;
+  private readonly lowest: number;
+  private readonly inDim: number;
+  private readonly outDim: number;
+  private readonly trackInput: boolean;
+  private readonly t0 = now();
+  private readonly seconds = {gram: 0, solve: 0, target: 0, search: 0, total: 0};
+  private outAcc: RidgeAccumulator|null = null;
+  private finite: tf.Tensor|null = null;
+  private yMin: tf.Tensor|null = null;
+  private yMax: tf.Tensor|null = null;
+  private colSum: tf.Tensor|null = null;
+  private sumSq: tf.Tensor|null = null;
+  private sample: Array<[tf.Tensor2D, tf.Tensor2D]> = [];
+  private sampled = 0;
+  private rows = 0;
+  private done = false;
 
-  const accs: Array<RidgeAccumulator|null> = layers.map(
-      (l, i) => i >= lowest && l.trainable ?
-          new RidgeAccumulator(l.kernel.shape[0], l.kernel.shape[1], l.name) : null);
-  const reuseInput = lowest === 0 && accs[0] != null && cache?.inputGram?.hasGram === true &&
-      cache.inputGram.inDim === inDim && cache.inputGram.outDim === layers[0].kernel.shape[1];
-  if (reuseInput) {
-    accs[0]!.dispose();
-    cache!.inputGram!.resetCross();
-    accs[0] = cache!.inputGram;
-  }
-  const newWeights: Array<DenseWeights|null> = layers.map(() => null);
-  const operators: Array<tf.Tensor2D|null> = layers.map(() => null);
-  let sampleX: tf.Tensor2D|null = null, sampleY: tf.Tensor2D|null = null;
-  let passes = 0, rows = 0;
-  const solveInto = (i: number) => {
-    const ts = now();
-    const sol = accs[i]!.solve({alpha, fitIntercept: layers[i].bias != null});
-    seconds.solve += now() - ts;
-    lambdas[layers[i].name] = sol.lambdaUsed;
-    warnings.push(...sol.warnings);
-    disposeWeights(newWeights[i]);
-    newWeights[i] = toWeights(sol, layers[i].bias != null);
-    return sol;
-  };
-  const weightsOf = (i: number): DenseWeights => newWeights[i] ?? layers[i];
-  /** The reflected target field of layer k, from the top, through the new weights above. */
-  const targetsDownTo = (k: number, inputs: tf.Tensor2D[], fields: tf.Tensor2D[],
-                         y: tf.Tensor2D): tf.Tensor2D => {
-    let t = reflectOutput(outAct, fields[out], y) as tf.Tensor2D;
-    for (let j = out; j > k; j--) {
-      const w = weightsOf(j);
-      const aStar = preimage(inputs[j], t, w.kernel, w.bias, operators[j]!);
-      t = reflectHidden(layers[j - 1].activation, fields[j - 1], aStar) as tf.Tensor2D;
+  constructor(private readonly layers: DenseState[], config: SweepConfig = {},
+              private readonly cache?: SweepCache) {
+    validateChain(layers);
+    this.alpha = config.alpha ?? 1e-3;
+    this.beta = config.beta ?? 0.1;
+    this.mode = config.mode ?? 'er';
+    this.refresh = config.refresh ?? true;
+    this.searchRows = config.searchRows ?? 10000;
+    checkOption('alpha', this.alpha, 0);
+    checkOption('beta', this.beta, 0);
+    checkOption('searchRows', this.searchRows, 1);
+    if (this.mode !== 'er' && this.mode !== 'erls') {
+      throw new ERInputError(`option mode must be 'er' or 'erls', got '${this.mode}'`);
     }
-    return t;
-  };
+    this.out = layers.length - 1;
+    this.lowest = layers.findIndex(l => l.trainable);
+    if (this.lowest < 0) {
+      throw new ERInputError('no trainable layer: every layer has trainable = false');
+    }
+    this.inDim = layers[0].kernel.shape[0];
+    this.outDim = layers[this.out].kernel.shape[1];
+    this.trackInput = cache != null && this.lowest === 0 && this.out > 0;
+  }
 
-  try {
-    // ---- Pass A: Grams of all trainable inputs, output cross statistics.
-    let finite: tf.Tensor|null = null, yMin: tf.Tensor|null = null, yMax: tf.Tensor|null = null;
-    const sampleParts: Array<[tf.Tensor2D, tf.Tensor2D]> = [];
-    let sampled = 0;
+  /** True when {@link finish} needs the data again (trainable hidden layers). */
+  get needsMorePasses(): boolean {
+    return this.lowest < this.out;
+  }
+
+  /** Rows seen by the first pass so far. */
+  get rowCount(): number {
+    return this.rows;
+  }
+
+  /**
+   * First pass, one batch: forward with the current weights, reflect the
+   * output, accumulate the output layer's statistics. Shapes are checked
+   * now; values (NaN, target range) when the update finishes.
+   */
+  addBatch(x: tf.Tensor2D, y: tf.Tensor2D): void {
+    if (this.done) throw new Error('this ERSweep has finished; start a new one');
+    const {layers, out} = this;
+    checkBatch(x, y, this.inDim, this.outDim, layers[out].name);
     const ta = now();
-    for (const [x, y] of source()) {
-      checkBatch(x, y, inDim, outDim, layers[out].name);
-      rows += x.shape[0];
-      tf.tidy(() => {
-        const {inputs, fields} = forwardChain(layers, x);
-        for (let i = lowest; i < L; i++) {
-          if (accs[i] != null && !(i === 0 && reuseInput)) accs[i]!.addGram(inputs[i]);
-        }
-        if (accs[out] != null) {
-          accs[out]!.addCross(inputs[out], reflectOutput(outAct, fields[out], y) as tf.Tensor2D);
-        }
-        const ok = tf.logicalAnd(tf.all(tf.isFinite(x)), tf.all(tf.isFinite(y)));
-        const lo = tf.min(y), hi = tf.max(y);
-        const next = [finite ? tf.logicalAnd(finite, ok) : ok,
-                      yMin ? tf.minimum(yMin, lo) : lo, yMax ? tf.maximum(yMax, hi) : hi];
-        tf.dispose([finite, yMin, yMax] as tf.Tensor[]);
-        [finite, yMin, yMax] = next.map(t => tf.keep(t));
-      });
-      if (mode === 'erls' && sampled < searchRows) {
-        const take = Math.min(searchRows - sampled, x.shape[0]);
-        sampleParts.push(tf.tidy(() => [tf.slice(x, [0, 0], [take, -1]), tf.slice(y, [0, 0], [take, -1])]));
-        sampled += take;
+    if (layers[out].trainable && this.outAcc == null) {
+      this.outAcc = new RidgeAccumulator(
+          layers[out].kernel.shape[0], this.outDim, layers[out].name);
+    }
+    tf.tidy(() => {
+      const {inputs, fields} = forwardChain(layers, x);
+      if (this.outAcc != null) {
+        this.outAcc.add(inputs[out], reflectOutput(layers[out].activation, fields[out], y) as tf.Tensor2D);
       }
+      const ok = tf.logicalAnd(tf.all(tf.isFinite(x)), tf.all(tf.isFinite(y)));
+      this.finite = this.fold(this.finite, ok, tf.logicalAnd);
+      this.yMin = this.fold(this.yMin, tf.min(y), tf.minimum);
+      this.yMax = this.fold(this.yMax, tf.max(y), tf.maximum);
+      if (this.trackInput) {
+        this.colSum = this.fold(this.colSum, tf.sum(x, 0), tf.add);
+        this.sumSq = this.fold(this.sumSq, tf.sum(tf.square(x)), tf.add);
+      }
+    });
+    if (this.mode === 'erls' && this.needsMorePasses && this.sampled < this.searchRows) {
+      const take = Math.min(this.searchRows - this.sampled, x.shape[0]);
+      this.sample.push(tf.tidy(() => [tf.slice(x, [0, 0], [take, -1]),
+                                       tf.slice(y, [0, 0], [take, -1])] as [tf.Tensor2D, tf.Tensor2D]));
+      this.sampled += take;
     }
-    passes++;
-    if (rows === 0) {
-      throw new ERInputError('the data source gave no rows; pass at least one non-empty batch');
-    }
-    const flags = [finite!, yMin!, yMax!].map(t => t.dataSync()[0]);
-    tf.dispose([finite!, yMin!, yMax!]);
-    if (sampleParts.length > 0) {
-      sampleX = tf.concat(sampleParts.map(p => p[0]));
-      sampleY = tf.concat(sampleParts.map(p => p[1]));
-      tf.dispose(sampleParts.flat());
-    }
-    if (flags[0] !== 1) {
-      throw new ERInputError(
-          'the inputs or targets contain NaN or Infinity; clean the data. ' +
-          'Weights were not changed.');
-    }
-    const [lo, hi] = targetRange(outAct);
-    if (flags[1] < lo || flags[2] > hi) {
-      throw new ERInputError(
-          `${layers[out].name}: targets lie in [${flags[1]}, ${flags[2]}] but a ` +
-          `${outAct} output needs them in [${lo}, ${hi}] (one-hot or probabilities ` +
-          `for softmax/sigmoid); rescale them or use a linear output`);
-    }
-    seconds.gram += now() - ta;
-    if (reuseInput) accs[0]!.resetCross();
-    else if (accs[0] != null && cache != null) {
-      cache.inputGram?.dispose();
-      cache.inputGram = accs[0];
-    }
+    this.rows += x.shape[0];
+    this.seconds.gram += now() - ta;
+  }
 
-    // ---- Output layer, then the hidden layers top-down.
-    if (accs[out] != null) solveInto(out);
-    const refits: Array<{W: Float64Array, b: Float64Array}|null> = layers.map(() => null);
-    for (let k = out - 1; k >= lowest; k--) {
-      const wk1 = weightsOf(k + 1);
-      operators[k + 1] = preimageOperator(wk1.kernel, beta);
-      if (accs[k] == null) continue;  // frozen: its target is recomputed when needed
-      const tt = now();
-      for (const [x, y] of source()) {
-        tf.tidy(() => {
-          const {inputs, fields} = forwardChain(layers, x);
-          accs[k]!.addCross(inputs[k], targetsDownTo(k, inputs, fields, y));
-        });
-      }
-      passes++;
-      seconds.target += now() - tt;
-      solveInto(k);
-      if (mode === 'erls') {
-        const oldW = Float64Array.from(layers[k].kernel.dataSync());
-        const oldB = layers[k].bias ? Float64Array.from(layers[k].bias!.dataSync()) :
-                                      new Float64Array(layers[k].kernel.shape[1]);
-        const r = accs[k]!.refitLinear(oldW, oldB, layers[k].kernel.shape[1]);
-        if (layers[k].bias == null) r.b.fill(0);
-        refits[k] = r;
-      }
-    }
-
-    // ---- Automatic step along the ER direction (hidden layers only).
-    let gamma = 1;
-    const hidden = refits.map((r, i) => r != null && i < out ? i : -1).filter(i => i >= 0);
-    if (mode === 'erls' && hidden.length > 0 && sampleX != null) {
+  /**
+   * Completes the update: checks the data, solves the output layer, then
+   * (with trainable hidden layers) walks `source` once per hidden layer and
+   * once more to refresh the output. `source` must give the same rows as the
+   * first pass. Releases all internal state, also on error.
+   */
+  finish(source?: BatchSource): SweepResult {
+    if (this.done) throw new Error('this ERSweep has finished; start a new one');
+    this.done = true;
+    const {layers, out, lowest, alpha, beta, mode} = this;
+    const warnings: string[] = [];
+    const lambdas: Record<string, number> = {};
+    const newWeights: Array<DenseWeights|null> = layers.map(() => null);
+    const accs: Array<RidgeAccumulator|null> = layers.map(() => null);
+    const operators: Array<tf.Tensor2D|null> = layers.map(() => null);
+    let passes = 1, inputGramReused = false;
+    const weightsOf = (i: number): DenseWeights => newWeights[i] ?? layers[i];
+    const solveInto = (i: number, acc: RidgeAccumulator) => {
       const ts = now();
-      gamma = searchStep(layers, newWeights, refits, hidden, sampleX, sampleY!, outAct);
-      for (const i of hidden) {
-        const w = tidyWeights(() => blend(refits[i]!, newWeights[i]!, gamma, layers[i]));
-        disposeWeights(newWeights[i]);
-        newWeights[i] = w;
+      const sol = acc.solve({alpha, fitIntercept: layers[i].bias != null});
+      this.seconds.solve += now() - ts;
+      lambdas[layers[i].name] = sol.lambdaUsed;
+      warnings.push(...sol.warnings);
+      disposeWeights(newWeights[i]);
+      newWeights[i] = toWeights(sol, layers[i].bias != null);
+    };
+    /** Reflected target field of layer k, from the top, through the new weights above. */
+    const targetsDownTo = (k: number, inputs: tf.Tensor2D[], fields: tf.Tensor2D[],
+                           y: tf.Tensor2D): tf.Tensor2D => {
+      let t = reflectOutput(layers[out].activation, fields[out], y) as tf.Tensor2D;
+      for (let j = out; j > k; j--) {
+        const w = weightsOf(j);
+        const aStar = preimage(inputs[j], t, w.kernel, w.bias, operators[j]!);
+        t = reflectHidden(layers[j - 1].activation, fields[j - 1], aStar) as tf.Tensor2D;
       }
-      seconds.search += now() - ts;
-    }
+      return t;
+    };
+    try {
+      this.checkFirstPass();
+      if (this.needsMorePasses && source == null) {
+        throw new ERInputError(
+            'this network has trainable hidden layers: finish() needs the data again ' +
+            '(pass a BatchSource)');
+      }
+      if (this.outAcc != null) solveInto(out, this.outAcc);
+      const cachedInput = this.takeCachedInput();
+      const refits: Array<{W: Float64Array, b: Float64Array}|null> = layers.map(() => null);
+      for (let k = out - 1; k >= lowest; k--) {
+        operators[k + 1] = preimageOperator(weightsOf(k + 1).kernel, beta);
+        if (!layers[k].trainable) continue;  // frozen: targets pass through it
+        const reuse = k === 0 && cachedInput != null;
+        const acc = reuse ? cachedInput! :
+            new RidgeAccumulator(layers[k].kernel.shape[0], layers[k].kernel.shape[1], layers[k].name);
+        accs[k] = acc;
+        inputGramReused = inputGramReused || reuse;
+        const tt = now();
+        for (const [x, y] of source!()) {
+          tf.tidy(() => {
+            const {inputs, fields} = forwardChain(layers, x);
+            const t = targetsDownTo(k, inputs, fields, y);
+            if (reuse) acc.addCross(inputs[k], t);
+            else acc.add(inputs[k], t);
+          });
+        }
+        passes++;
+        this.seconds.target += now() - tt;
+        solveInto(k, acc);
+        if (mode === 'erls') {
+          const oldW = Float64Array.from(layers[k].kernel.dataSync());
+          const oldB = layers[k].bias ? Float64Array.from(layers[k].bias!.dataSync()) :
+                                        new Float64Array(layers[k].kernel.shape[1]);
+          const r = acc.refitLinear(oldW, oldB, layers[k].kernel.shape[1]);
+          if (layers[k].bias == null) r.b.fill(0);
+          refits[k] = r;
+        }
+        if (k === 0) this.storeCachedInput(acc);
+      }
 
-    // ---- Refresh the output layer on the new hidden features.
-    const hiddenChanged = newWeights.some((w, i) => w != null && i < out);
-    if (refresh && accs[out] != null && hiddenChanged) {
-      const tr = now();
-      const acc = new RidgeAccumulator(
-          layers[out].kernel.shape[0], layers[out].kernel.shape[1], layers[out].name);
-      try {
-        for (const [x, y] of source()) {
+      // Automatic step along the ER direction (hidden layers only).
+      let gamma = 1;
+      const hidden = refits.map((r, i) => r != null ? i : -1).filter(i => i >= 0);
+      if (mode === 'erls' && hidden.length > 0 && this.sample.length > 0) {
+        const ts = now();
+        const sx = tf.concat(this.sample.map(p => p[0])) as tf.Tensor2D;
+        const sy = tf.concat(this.sample.map(p => p[1])) as tf.Tensor2D;
+        try {
+          gamma = searchStep(layers, newWeights, refits, hidden, sx, sy);
+        } finally {
+          tf.dispose([sx, sy]);
+        }
+        for (const i of hidden) {
+          const w = tidyWeights(() => blend(refits[i]!, newWeights[i]!, gamma, layers[i]));
+          disposeWeights(newWeights[i]);
+          newWeights[i] = w;
+        }
+        this.seconds.search += now() - ts;
+      }
+
+      // Refresh the output layer on the new hidden features.
+      const hiddenChanged = newWeights.some((w, i) => w != null && i < out);
+      if (this.refresh && layers[out].trainable && hiddenChanged) {
+        const tr = now();
+        const acc = new RidgeAccumulator(layers[out].kernel.shape[0], this.outDim, layers[out].name);
+        accs[out] = acc;
+        for (const [x, y] of source!()) {
           tf.tidy(() => {
             const old = forwardChain(layers, x);
-            const target = reflectOutput(outAct, old.fields[out], y) as tf.Tensor2D;
+            const target = reflectOutput(layers[out].activation, old.fields[out], y) as tf.Tensor2D;
             acc.add(forwardChain(layers, x, newWeights).inputs[out], target);
           });
         }
         passes++;
-        seconds.gram += now() - tr;
-        accs[out]!.dispose();
-        accs[out] = acc;
-      } catch (e) {
-        acc.dispose();
-        throw e;
+        this.seconds.gram += now() - tr;
+        solveInto(out, acc);
       }
-      solveInto(out);
+      this.seconds.total = now() - this.t0;
+      return {
+        weights: newWeights,
+        report: {rows: this.rows, passes, gamma, inputGramReused, lambdas,
+                 seconds: {...this.seconds}, warnings},
+      };
+    } catch (e) {
+      newWeights.forEach(disposeWeights);
+      throw e;
+    } finally {
+      accs.forEach(a => {
+        if (a != null && a !== this.cache?.inputGram) a.dispose();
+      });
+      tf.dispose(operators.filter(o => o != null) as tf.Tensor[]);
+      this.release();
     }
-    seconds.total = now() - t0;
-    return {weights: newWeights,
-            report: {rows, passes, gamma, lambdas, seconds, warnings}};
-  } catch (e) {
-    newWeights.forEach(disposeWeights);
-    throw e;
-  } finally {
-    accs.forEach((a, i) => {
-      if (a != null && !(i === 0 && cache != null && cache.inputGram === a)) a.dispose();
-    });
-    tf.dispose(operators.filter(o => o != null) as tf.Tensor[]);
-    tf.dispose([sampleX, sampleY].filter(t => t != null) as tf.Tensor[]);
   }
+
+  /** Abandons the update, releasing its tensors. */
+  dispose(): void {
+    this.done = true;
+    this.release();
+  }
+
+  private release() {
+    this.outAcc?.dispose();
+    this.outAcc = null;
+    tf.dispose([this.finite, this.yMin, this.yMax, this.colSum, this.sumSq]
+                   .filter(t => t != null) as tf.Tensor[]);
+    this.finite = this.yMin = this.yMax = this.colSum = this.sumSq = null;
+    tf.dispose(this.sample.flat());
+    this.sample = [];
+  }
+
+  private fold(acc: tf.Tensor|null, v: tf.Tensor,
+               op: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): tf.Tensor {
+    const next = tf.keep(acc == null ? v : op(acc, v));
+    acc?.dispose();
+    return next;
+  }
+
+  private checkFirstPass() {
+    if (this.rows === 0) {
+      throw new ERInputError('the data gave no rows; pass at least one non-empty batch');
+    }
+    const [ok, lo, hi] = [this.finite!, this.yMin!, this.yMax!].map(t => t.dataSync()[0]);
+    if (ok !== 1) {
+      throw new ERInputError(
+          'the inputs or targets contain NaN or Infinity; clean the data. ' +
+          'Weights were not changed.');
+    }
+    const act = this.layers[this.out].activation;
+    const [min, max] = targetRange(act);
+    if (lo < min || hi > max) {
+      throw new ERInputError(
+          `${this.layers[this.out].name}: targets lie in [${lo}, ${hi}] but a ${act} ` +
+          `output needs them in [${min}, ${max}] (one-hot or probabilities for ` +
+          `softmax/sigmoid); rescale them or use a linear output. Weights were not changed.`);
+    }
+  }
+
+  /** The cached input Gram if it covers the same data as this pass, else null. */
+  private takeCachedInput(): RidgeAccumulator|null {
+    const cache = this.cache;
+    if (!this.trackInput || cache == null) return null;
+    const fp = this.currentFingerprint();
+    const acc = cache.inputGram;
+    if (acc != null && cache.fingerprint != null && acc.inDim === this.inDim &&
+        acc.outDim === this.layers[0].kernel.shape[1] && sameFingerprint(cache.fingerprint, fp)) {
+      acc.resetCross();
+      return acc;
+    }
+    cache.dispose();
+    cache.fingerprint = fp;
+    return null;
+  }
+
+  private storeCachedInput(acc: RidgeAccumulator) {
+    const cache = this.cache;
+    if (!this.trackInput || cache == null || cache.inputGram === acc) return;
+    cache.inputGram?.dispose();
+    cache.inputGram = acc;
+    if (cache.fingerprint == null) cache.fingerprint = this.currentFingerprint();
+  }
+
+  private currentFingerprint(): Float64Array {
+    const cs = this.colSum!.dataSync();
+    const fp = new Float64Array(cs.length + 2);
+    fp[0] = this.rows;
+    fp[1] = this.sumSq!.dataSync()[0];
+    fp.set(cs, 2);
+    return fp;
+  }
+}
+
+function sameFingerprint(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length || a[0] !== b[0]) return false;
+  let scale = 0;
+  for (let i = 2; i < a.length; i++) scale = Math.max(scale, Math.abs(a[i]));
+  if (Math.abs(a[1] - b[1]) > 1e-5 * Math.abs(a[1])) return false;
+  for (let i = 2; i < a.length; i++) {
+    if (Math.abs(a[i] - b[i]) > 1e-5 * scale + 1e-6) return false;
+  }
+  return true;
+}
+
+/**
+ * Runs one ER update of `layers` on the batches of `source` (see
+ * {@link ERSweep}). Does not change the layers: returns new weights.
+ *
+ * ```ts
+ * const {weights} = erSweep(layers, tensorBatches(x, y, 1024), {alpha: 1e-3});
+ * ```
+ */
+export function erSweep(layers: DenseState[], source: BatchSource,
+                        config: SweepConfig = {}, cache?: SweepCache): SweepResult {
+  const sweep = new ERSweep(layers, config, cache);
+  try {
+    for (const [x, y] of source()) sweep.addBatch(x, y);
+  } catch (e) {
+    sweep.dispose();
+    throw e;
+  }
+  return sweep.finish(source);
 }
 
 /** W⁰ + γ(W^ER − W⁰) as tensors. */
@@ -311,8 +460,9 @@ function blend(refit: {W: Float64Array, b: Float64Array}, er: DenseWeights, gamm
 /** Picks γ minimising the mean squared misfit of the output field on the sample. */
 function searchStep(layers: DenseState[], er: Array<DenseWeights|null>,
                     refits: Array<{W: Float64Array, b: Float64Array}|null>, hidden: number[],
-                    x: tf.Tensor2D, y: tf.Tensor2D, outAct: DenseState['activation']): number {
+                    x: tf.Tensor2D, y: tf.Tensor2D): number {
   const out = layers.length - 1;
+  const outAct = layers[out].activation;
   let best = Infinity, bestGamma = 1;
   const target = tf.tidy(() => {
     const {fields} = forwardChain(layers, x);
