@@ -1,6 +1,19 @@
 /**
  * tfjs-er: Expectation Reflection training for TensorFlow.js.
+ *
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs';
+ * import {er, erLayers, attachER} from 'tfjs-er';
+ * ```
  * @packageDocumentation
  */
+import * as erLayers from './layers/index';
+
 export * from './engine/index';
+export {attachER} from './attach';
+export {ERConfig, er, ExpectationReflection} from './optimizer/expectation_reflection';
+export {ERDense, ERDenseLayerArgs} from './layers/er_dense';
+export {ERLossName, SUPPORTED_LOSSES} from './training/losses';
+export {ERUpdateSchedule} from './training/controller';
+export {erLayers};
 export {version} from './version';

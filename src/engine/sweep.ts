@@ -195,8 +195,9 @@ export class ERSweep {
     });
     if (this.mode === 'erls' && this.needsMorePasses && this.sampled < this.searchRows) {
       const take = Math.min(this.searchRows - this.sampled, x.shape[0]);
-      this.sample.push(tf.tidy(() => [tf.slice(x, [0, 0], [take, -1]),
-                                       tf.slice(y, [0, 0], [take, -1])] as [tf.Tensor2D, tf.Tensor2D]));
+      // keep: addBatch may run inside a caller's tidy (a fit step)
+      this.sample.push([tf.keep(tf.slice(x, [0, 0], [take, -1])),
+                        tf.keep(tf.slice(y, [0, 0], [take, -1]))]);
       this.sampled += take;
     }
     this.rows += x.shape[0];

@@ -1,0 +1,33 @@
+/**
+ * `attachER(model)`: makes a model built from stock tfjs layers trainable by
+ * `er()`, in place, keeping its weights.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import {ERDense} from './layers/er_dense';
+import {extractChain} from './training/chain';
+
+/**
+ * Turns the dense layers that ER trains into {@link ERDense} layers (same
+ * weights and behaviour; they now report to ER and save as `ERDense`), after
+ * checking every layer: a layer type ER cannot train (LSTM, BatchNormalization,
+ * Conv2D, …) with trainable weights gets an error naming it and its class;
+ * frozen or weightless layers before the trained part are passed through.
+ * Returns the same model.
+ *
+ * ```ts
+ * const model = tf.sequential({layers: [
+ *   tf.layers.flatten({inputShape: [28, 28, 1]}),
+ *   tf.layers.dense({units: 256, activation: 'relu'}),
+ *   tf.layers.dropout({rate: 0.2}),
+ *   tf.layers.dense({units: 10, activation: 'softmax'}),
+ * ]});
+ * attachER(model).compile({optimizer: er(), loss: 'categoricalCrossentropy'});
+ * ```
+ */
+export function attachER<T extends tfl.LayersModel>(model: T): T {
+  const chain = extractChain(model);
+  for (const d of chain.denses) {
+    if (!(d.layer instanceof ERDense)) Object.setPrototypeOf(d.layer, ERDense.prototype);
+  }
+  return model;
+}

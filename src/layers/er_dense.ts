@@ -1,0 +1,54 @@
+/**
+ * `ERDense`: tfjs's Dense layer that also reports its input to an ER
+ * optimizer during training and applies a pending ER update before it is
+ * used for inference. Same arguments, weights and behaviour as
+ * `tf.layers.dense`; saved and loaded under its own class name.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type {DenseLayerArgs} from '@tensorflow/tfjs-layers/dist/layers/core';
+import {ER_LAYER_MARK, observeLayerCall} from '../training/capture';
+
+type Kwargs = {[key: string]: unknown};
+type DenseConstructor = new (args: DenseLayerArgs) => tfl.layers.Layer;
+
+function stockDense(): DenseConstructor {
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap['Dense'];
+  if (entry == null) throw new Error('tfjs-er: @tensorflow/tfjs-layers did not register Dense');
+  return entry[0] as unknown as DenseConstructor;
+}
+
+/** Arguments of {@link dense}: exactly those of `tf.layers.dense`. */
+export type ERDenseLayerArgs = DenseLayerArgs;
+
+/** A dense layer trainable by Expectation Reflection (see {@link dense}). */
+export class ERDense extends stockDense() {
+  /** @nocollapse */
+  static className = 'ERDense';
+
+  call(inputs: tf.Tensor|tf.Tensor[], kwargs: Kwargs): tf.Tensor|tf.Tensor[] {
+    observeLayerCall(this, inputs, kwargs);
+    return super.call(inputs, kwargs);
+  }
+
+  getConfig(): tf.serialization.ConfigDict {
+    return {...super.getConfig()};
+  }
+}
+Object.defineProperty(ERDense.prototype, ER_LAYER_MARK, {value: true});
+tf.serialization.registerClass(
+    ERDense as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+
+/**
+ * A dense layer trained by `er()`; takes the arguments of `tf.layers.dense`.
+ *
+ * ```ts
+ * const model = tf.sequential({layers: [
+ *   erLayers.dense({inputShape: [784], units: 1000, activation: 'relu'}),
+ *   erLayers.dense({units: 10, activation: 'softmax'}),
+ * ]});
+ * ```
+ */
+export function dense(args: ERDenseLayerArgs): ERDense {
+  return new ERDense(args);
+}

@@ -1,0 +1,243 @@
+/**
+ * Binds an ER optimizer to one compiled model: reads the targets from the
+ * model's loss, sees the chain's input through the ER layers, streams each
+ * batch into the current update, and applies the update at the end of the
+ * epoch (or after each batch).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import {ERInputError} from '../engine/errors';
+import {BatchSource, ERSweep, SweepCache, SweepConfig, SweepReport} from '../engine/sweep';
+import {CaptureListener, CaptureSession, observeTargets, setCaptureListener, withCaptureSession} from './capture';
+import {chainStates, extractChain, ModelChain} from './chain';
+import {checkLossActivation, ERLossName, resolveLoss, targetMatrix} from './losses';
+
+/** When updates are applied. */
+export type ERUpdateSchedule = 'epoch'|'batch';
+
+/** Training settings the controller needs (from the optimizer's config). */
+export interface ControllerConfig extends SweepConfig {
+  update: ERUpdateSchedule;
+  verbose: boolean;
+}
+
+/** Fit parameters as tfjs passes them to callbacks. */
+export interface FitParams {
+  samples?: number|null;
+  steps?: number|null;
+  batchSize?: number|null;
+}
+
+const WRAPPED = '__tfjsErWrapped';
+const controllers = new WeakMap<object, ERController>();
+
+/** The controller bound to a model (the inner model for a Sequential). */
+export function controllerOf(model: object): ERController|undefined {
+  return controllers.get(model);
+}
+
+/**
+ * One model trained by one ER optimizer. Created when the model is compiled
+ * with `er()`; the optimizer forwards `minimize` here.
+ */
+export class ERController implements CaptureListener {
+  /** The report of the last applied update. */
+  lastReport: SweepReport|null = null;
+  /** Updates applied so far. */
+  updates = 0;
+  private readonly loss: ERLossName;
+  private chain: ModelChain;
+  private sweep: ERSweep|null = null;
+  private epochData: Array<[tf.Tensor2D, tf.Tensor2D]> = [];
+  private readonly cache = new SweepCache();
+  private fitting = false;
+  private batchesPerEpoch: number|null = null;
+  private batchInEpoch = 0;
+  private disposed = false;
+
+  constructor(readonly model: tfl.LayersModel, private readonly config: ControllerConfig) {
+    this.loss = resolveLoss(model.loss, model.name);
+    this.chain = extractChain(model);
+    const out = this.chain.denses[this.chain.denses.length - 1];
+    checkLossActivation(this.loss, out.activation, `layer '${out.layer.name}'`);
+    controllers.get(model)?.dispose();
+    this.wrapLoss();
+    this.listen(this.chain);
+    controllers.set(model, this);
+  }
+
+  /** One training step: the loss value, and this batch folded into the update. */
+  minimize(f: () => tf.Scalar, returnCost: boolean): tf.Scalar|null {
+    if (this.disposed) throw new Error('this ER optimizer was disposed');
+    if (this.sweep == null) this.begin();
+    const session = new CaptureSession(this.chain.start);
+    let cost: tf.Scalar;
+    try {
+      cost = tf.tidy(() => withCaptureSession(session, f));
+    } catch (e) {
+      session.dispose();
+      throw e;
+    }
+    try {
+      this.addBatch(session);
+    } catch (e) {
+      cost.dispose();
+      this.abandon();
+      throw e;
+    } finally {
+      session.dispose();
+    }
+    this.batchInEpoch++;
+    const epochDone = this.batchesPerEpoch != null && this.batchInEpoch >= this.batchesPerEpoch;
+    if (this.config.update === 'batch' || !this.fitting || epochDone) this.flushPending();
+    if (returnCost) return cost;
+    cost.dispose();
+    return null;
+  }
+
+  /** Applies the update whose first pass is complete. Safe to call any time. */
+  flushPending(): void {
+    const sweep = this.sweep;
+    if (sweep == null) return;
+    this.sweep = null;
+    const data = this.epochData;
+    this.epochData = [];
+    this.batchInEpoch = 0;
+    try {
+      const source: BatchSource|undefined = data.length ? () => data : undefined;
+      const {weights, report} = sweep.finish(source);
+      tf.tidy(() => {
+        weights.forEach((w, i) => {
+          if (w == null) return;
+          const d = this.chain.denses[i];
+          d.kernel.write(w.kernel);
+          if (d.bias != null && w.bias != null) d.bias.write(w.bias);
+        });
+      });
+      weights.forEach(w => tf.dispose([w?.kernel, w?.bias].filter(t => t != null) as tf.Tensor[]));
+      this.updates++;
+      this.lastReport = report;
+      if (this.config.verbose) {
+        for (const w of report.warnings) console.warn(`tfjs-er: ${w}`);
+      }
+    } finally {
+      tf.dispose(data.flat());
+    }
+  }
+
+  /** Called when fit/fitDataset starts. */
+  beginFit(params: FitParams): void {
+    this.abandon();
+    this.fitting = true;
+    const steps = params.steps ?? (params.samples != null && params.batchSize ?
+                                       Math.ceil(params.samples / params.batchSize) : null);
+    this.batchesPerEpoch = steps != null && steps > 0 ? steps : null;
+  }
+
+  /** Called at each epoch start: nothing should be pending; apply it if so. */
+  beginEpoch(): void {
+    this.flushPending();
+    this.batchInEpoch = 0;
+  }
+
+  /** Called at each epoch end (fitDataset without a known length ends here). */
+  endEpoch(): void {
+    this.flushPending();
+  }
+
+  /** Called when fit/fitDataset ends. */
+  endFit(): void {
+    this.fitting = false;
+    this.batchesPerEpoch = null;
+    this.flushPending();
+  }
+
+  /** Releases all state (statistics, cached batches) and unbinds the layers. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.abandon();
+    this.cache.dispose();
+    for (const d of this.chain.denses) setCaptureListener(d.layer, null);
+    setCaptureListener(this.chain.start, null);
+    if (controllers.get(this.model) === this) controllers.delete(this.model);
+  }
+
+  private begin() {
+    const chain = extractChain(this.model);
+    if (!chain.capturing) {
+      throw new ERInputError(
+          `layer '${chain.start.name}' (${chain.start.getClassName()}) is a stock tfjs ` +
+          `layer: call attachER(model) before training with er(), or build the model ` +
+          `with erLayers.dense`);
+    }
+    this.listen(chain);
+    this.chain = chain;
+    this.sweep = new ERSweep(chainStates(chain), this.config, this.cache);
+  }
+
+  private addBatch(session: CaptureSession) {
+    const start = this.chain.start;
+    if (session.input == null) {
+      throw new ERInputError(
+          `the training step never reached layer '${start.name}', the first layer ER trains`);
+    }
+    if (session.targets == null) {
+      throw new ERInputError(
+          `the training step did not compute the loss, so ER saw no targets`);
+    }
+    const x = session.input;
+    if (x.rank !== 2) {
+      throw new ERInputError(
+          `layer '${start.name}' receives inputs of shape [${x.shape}]; ER trains dense ` +
+          `layers on 2-D inputs [rows, features]: put a Flatten layer before it`);
+    }
+    const out = this.chain.denses[this.chain.denses.length - 1];
+    const units = out.kernel.shape[1] as number;
+    const y = tf.keep(targetMatrix(this.loss, session.targets, units, `layer '${out.layer.name}'`));
+    try {
+      this.sweep!.addBatch(x as tf.Tensor2D, y);
+    } catch (e) {
+      y.dispose();
+      throw e;
+    }
+    if (this.sweep!.needsMorePasses) {
+      this.epochData.push([x as tf.Tensor2D, y]);
+      session.input = null;  // ownership moves to epochData
+    } else {
+      y.dispose();
+    }
+  }
+
+  /** Drops a half-done update (after an error, or when a new fit starts). */
+  private abandon() {
+    this.sweep?.dispose();
+    this.sweep = null;
+    tf.dispose(this.epochData.flat());
+    this.epochData = [];
+    this.batchInEpoch = 0;
+  }
+
+  private listen(chain: ModelChain) {
+    setCaptureListener(chain.start, this);
+    for (const d of chain.denses) setCaptureListener(d.layer, this);
+  }
+
+  /** Lets the loss function report the true targets to the active capture session. */
+  private wrapLoss() {
+    const fns = this.model.lossFunctions;
+    if (fns == null || fns.length !== 1) {
+      throw new ERInputError(`model '${this.model.name}': ER trains models with exactly one loss`);
+    }
+    const original = fns[0];
+    // tslint:disable-next-line:no-any
+    if ((original as any)[WRAPPED]) return;
+    const wrapped = (yTrue: tf.Tensor, yPred: tf.Tensor) => {
+      observeTargets(yTrue);
+      return original(yTrue, yPred);
+    };
+    Object.defineProperty(wrapped, WRAPPED, {value: true});
+    Object.defineProperty(wrapped, 'name', {value: original.name});
+    this.model.lossFunctions = [wrapped];
+  }
+}
