@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import {dataScaledInit, DenseState, DenseWeights, ERInputError, erSweep, SweepCache, SweepConfig, tensorBatches} from '../src/engine/index';
+import {dataScaledInit, DenseState, DenseWeights, ERInputError, ERSweep, erSweep, SweepCache, SweepConfig, tensorBatches} from '../src/engine/index';
 import {describeBackends, expectNoLeak} from './helpers/backends';
 import {readCsv, readReferenceJson} from './helpers/fixtures';
 
@@ -278,6 +278,34 @@ describeBackends('ER sweep', () => {
       tf.dispose([x2, y2]);
     });
     layers.forEach((l, i) => expect(l.kernel.dataSync()).toEqual(before[i]));
+    disposeLayers(layers);
+    tf.dispose([x, y]);
+  });
+
+  it('ERSweep streams the first pass; hidden layers need the data again', async () => {
+    const x = tf.tensor2d(ringX.slice(0, 100));
+    const y = tf.oneHot(tf.tensor1d(ringY.slice(0, 100), 'int32'), 2).toFloat() as tf.Tensor2D;
+    const layers = mlp([2, 8, 2], 'relu', 'softmax');
+    initialise(layers, x, 5);
+    await expectNoLeak(() => {
+      const sweep = new ERSweep(layers);
+      expect(sweep.needsMorePasses).toBeTrue();
+      for (const [xb, yb] of tensorBatches(x, y, 30)()) sweep.addBatch(xb, yb);
+      expect(sweep.rowCount).toBe(100);
+      expect(() => sweep.finish()).toThrowError(/needs the data again/);
+      expect(() => sweep.finish()).toThrowError(/has finished/);
+      const abandoned = new ERSweep(layers);
+      for (const [xb, yb] of tensorBatches(x, y, 50)()) abandoned.addBatch(xb, yb);
+      abandoned.dispose();
+      // output only: one streamed pass is the whole update
+      layers[0].trainable = false;
+      const head = new ERSweep(layers);
+      expect(head.needsMorePasses).toBeFalse();
+      for (const [xb, yb] of tensorBatches(x, y, 50)()) head.addBatch(xb, yb);
+      const r = head.finish();
+      expect(r.report.passes).toBe(1);
+      r.weights.forEach(w => w && tf.dispose([w.kernel, w.bias!]));
+    });
     disposeLayers(layers);
     tf.dispose([x, y]);
   });

@@ -6,3 +6,5 @@ import '../spd.spec';
 import '../ridge.spec';
 import '../preimage.spec';
 import '../sweep.spec';
+import '../optimizer.spec';
+import '../attach.spec';
