@@ -193,3 +193,38 @@ describeBackends('RidgeAccumulator', () => {
     expect(maxRelErr([Array.from(refit.b)], [Array.from(direct.b)])).toBeLessThan(1e-4);
   });
 });
+
+describeBackends('RidgeAccumulator, wide inputs (blocked Gram)', () => {
+  it('a 2600-wide Gram accumulated in 3×3 blocks gives the ridge solution of the full one', () => {
+    // 3 blocks; compare against the float64 normal equations residual on a small row count.
+    const d = 2600, n = 40, k = 2;
+    const r = lcg(99);
+    const X = Array.from({length: n}, () => Array.from({length: d}, () => r() - 0.5));
+    const T = X.map(row => [row[0] + 2 * row[1500] - row[2599], row[7]]);
+    const acc = new RidgeAccumulator(d, k, 'wide');
+    tf.tidy(() => acc.add(tf.tensor2d(X.slice(0, 25)), tf.tensor2d(T.slice(0, 25))));
+    tf.tidy(() => acc.add(tf.tensor2d(X.slice(25)), tf.tensor2d(T.slice(25))));
+    const sol = acc.solve({alpha: 1e-2});
+    acc.dispose();
+    // Check the normal equations (C + λI) W = cov(X, T) in float64.
+    const mx = Array.from({length: d}, (_, j) => X.reduce((s, row) => s + row[j], 0) / n);
+    const mt = [0, 1].map(q => T.reduce((s, row) => s + row[q], 0) / n);
+    const Xc = X.map(row => row.map((v, j) => v - mx[j]));
+    let trace = 0;
+    for (let j = 0; j < d; j++) for (let i = 0; i < n; i++) trace += Xc[i][j] * Xc[i][j] / n;
+    const lam = 1e-2 * trace / d;
+    let worst = 0;
+    for (const q of [0, 1]) {
+      const XcW = Xc.map(row => row.reduce((s, v, j) => s + v * sol.W[j * k + q], 0));
+      for (const j of [0, 1, 1299, 1300, 1500, 2599]) {
+        let lhs = lam * sol.W[j * k + q], rhs = 0;
+        for (let i = 0; i < n; i++) {
+          lhs += Xc[i][j] * XcW[i] / n;
+          rhs += Xc[i][j] * (T[i][q] - mt[q]) / n;
+        }
+        worst = Math.max(worst, Math.abs(lhs - rhs) / Math.max(1e-3, Math.abs(rhs)));
+      }
+    }
+    expect(worst).toBeLessThan(1e-3);
+  });
+});
