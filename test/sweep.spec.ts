@@ -212,6 +212,9 @@ describeBackends('ER sweep', () => {
     expect(a.report.inputGramReused).toBeFalse();
     const b = erSweep(layers, tensorBatches(x, y, 300), {}, cache);  // same data, other chunks
     expect(b.report.inputGramReused).toBeTrue();
+    // the hidden weights did not change between a and b (not assigned): the refreshed
+    // output Gram of a does not describe b's features (old weights), so it is not reused
+    expect(b.report.outputGramReused).toBeFalse();
     const c = erSweep(layers, tensorBatches(x, y, 300));
     // different data: the fingerprint differs, the Gram is rebuilt
     const x2 = tf.mul(x, 1.5) as tf.Tensor2D;
@@ -280,6 +283,50 @@ describeBackends('ER sweep', () => {
     layers.forEach((l, i) => expect(l.kernel.dataSync()).toEqual(before[i]));
     disposeLayers(layers);
     tf.dispose([x, y]);
+  });
+
+  it('reuses the refreshed output Gram at the next update: same weights as without the cache', () => {
+    const x = tf.tensor2d(ringX);
+    const y = tf.oneHot(tf.tensor1d(ringY, 'int32'), 2).toFloat() as tf.Tensor2D;
+    const run = (useCache: boolean) => {
+      const layers = mlp([2, 12, 2], 'relu', 'softmax');
+      initialise(layers, x, 6);
+      const cache = useCache ? new SweepCache() : undefined;
+      const reports = [];
+      for (let k = 0; k < 3; k++) {
+        const r = erSweep(layers, tensorBatches(x, y, 250), {}, cache);
+        assign(layers, r.weights);
+        reports.push(r.report);
+      }
+      const w = layers.map(l => [l.kernel.dataSync().slice(), l.bias!.dataSync().slice()]);
+      cache?.dispose();
+      disposeLayers(layers);
+      return {reports, w};
+    };
+    const cached = run(true), plain = run(false);
+    expect(cached.reports.map(r => r.outputGramReused)).toEqual([false, true, true]);
+    expect(cached.reports.map(r => r.passes)).toEqual([3, 3, 3]);
+    cached.w.forEach((pair, i) => pair.forEach((arr, j) => {
+      const ref = plain.w[i][j];
+      const scale = Math.max(...Array.from(ref).map(Math.abs));
+      arr.forEach((v, q) => expect(Math.abs(v - ref[q])).toBeLessThan(1e-3 * scale));
+    }));
+    // new data with the same weights: the stale output Gram is detected and rebuilt
+    const layers = mlp([2, 12, 2], 'relu', 'softmax');
+    initialise(layers, x, 6);
+    const cache = new SweepCache();
+    assign(layers, erSweep(layers, tensorBatches(x, y, 250), {}, cache).weights);
+    const x2 = tf.mul(x, 0.9) as tf.Tensor2D;
+    const r2 = erSweep(layers, tensorBatches(x2, y, 250), {}, cache);
+    expect(r2.report.outputGramReused).toBeFalse();
+    expect(r2.report.passes).toBe(4);
+    const r3 = erSweep(layers, tensorBatches(x2, y, 250));
+    r2.weights.forEach((w, i) => expect(
+        tf.tidy(() => tf.max(tf.abs(tf.sub(w!.kernel, r3.weights[i]!.kernel))).dataSync()[0])).toBeLessThan(1e-4));
+    [r2, r3].forEach(r => r.weights.forEach(w => tf.dispose([w!.kernel, w!.bias!])));
+    cache.dispose();
+    disposeLayers(layers);
+    tf.dispose([x, y, x2]);
   });
 
   it('ERSweep streams the first pass; hidden layers need the data again', async () => {

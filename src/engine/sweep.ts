@@ -58,12 +58,28 @@ export class SweepCache {
   inputGram: RidgeAccumulator|null = null;
   /** Row count, column sums and sum of squares of the data the Gram covers. */
   fingerprint: Float64Array|null = null;
+  /**
+   * The output layer's Gram after the last refresh: the features it covers
+   * are unchanged until the hidden weights change, so the next update reuses
+   * it (checked by the data fingerprint and a fingerprint of the hidden weights).
+   */
+  outputGram: RidgeAccumulator|null = null;
+  /** Data fingerprint and hidden-weights fingerprint of {@link outputGram}. */
+  outputKey: {data: Float64Array, weights: Float64Array}|null = null;
 
-  /** Releases the cached Gram. */
+  /** Releases the cached Grams. */
   dispose(): void {
     this.inputGram?.dispose();
     this.inputGram = null;
     this.fingerprint = null;
+    this.dropOutput();
+  }
+
+  /** Forgets the output layer's Gram. */
+  dropOutput(): void {
+    this.outputGram?.dispose();
+    this.outputGram = null;
+    this.outputKey = null;
   }
 }
 
@@ -77,6 +93,8 @@ export interface SweepReport {
   gamma: number;
   /** True when the cached input Gram was reused. */
   inputGramReused: boolean;
+  /** True when the output layer's Gram from the last refresh was reused. */
+  outputGramReused: boolean;
   /** The ridge λ used per solved layer (after any raise), by layer name. */
   lambdas: Record<string, number>;
   /** Seconds per phase (on asynchronous backends, approximate). */
@@ -118,6 +136,8 @@ export class ERSweep {
   private readonly inDim: number;
   private readonly outDim: number;
   private readonly trackInput: boolean;
+  /** The output Gram comes from the cache (its cross is accumulated fresh). */
+  private reuseOut = false;
   private readonly t0 = now();
   private readonly seconds = {gram: 0, solve: 0, target: 0, search: 0, total: 0};
   private outAcc: RidgeAccumulator|null = null;
@@ -152,7 +172,18 @@ export class ERSweep {
     }
     this.inDim = layers[0].kernel.shape[0];
     this.outDim = layers[this.out].kernel.shape[1];
-    this.trackInput = cache != null && this.lowest === 0 && this.out > 0;
+    this.trackInput = cache != null && this.out > 0;
+    const c = cache?.outputGram;
+    if (c != null && cache!.outputKey != null && this.needsMorePasses && this.refresh &&
+        layers[this.out].trainable && c.inDim === layers[this.out].kernel.shape[0] &&
+        c.outDim === this.outDim &&
+        sameValues(cache!.outputKey.weights, hiddenFingerprint(layers.slice(0, this.out)))) {
+      c.resetCross();
+      this.outAcc = c;
+      this.reuseOut = true;
+    } else {
+      cache?.dropOutput();
+    }
   }
 
   /** True when {@link finish} needs the data again (trainable hidden layers). */
@@ -182,7 +213,9 @@ export class ERSweep {
     tf.tidy(() => {
       const {inputs, fields} = forwardChain(layers, x);
       if (this.outAcc != null) {
-        this.outAcc.add(inputs[out], reflectOutput(layers[out].activation, fields[out], y) as tf.Tensor2D);
+        const t = reflectOutput(layers[out].activation, fields[out], y) as tf.Tensor2D;
+        if (this.reuseOut) this.outAcc.addCross(inputs[out], t);
+        else this.outAcc.add(inputs[out], t);
       }
       const ok = tf.logicalAnd(tf.all(tf.isFinite(x)), tf.all(tf.isFinite(y)));
       this.finite = this.fold(this.finite, ok, tf.logicalAnd);
@@ -219,7 +252,7 @@ export class ERSweep {
     const newWeights: Array<DenseWeights|null> = layers.map(() => null);
     const accs: Array<RidgeAccumulator|null> = layers.map(() => null);
     const operators: Array<tf.Tensor2D|null> = layers.map(() => null);
-    let passes = 1, inputGramReused = false;
+    let passes = 1, inputGramReused = false, outputGramReused = false;
     const weightsOf = (i: number): DenseWeights => newWeights[i] ?? layers[i];
     const solveInto = (i: number, acc: RidgeAccumulator) => {
       const ts = now();
@@ -247,6 +280,22 @@ export class ERSweep {
         throw new ERInputError(
             'this network has trainable hidden layers: finish() needs the data again ' +
             '(pass a BatchSource)');
+      }
+      if (this.reuseOut && !sameFingerprint(this.cache!.outputKey!.data, this.currentFingerprint())) {
+        // New data: the cached output Gram does not apply; one extra pass rebuilds it.
+        this.cache!.dropOutput();
+        this.outAcc = new RidgeAccumulator(layers[out].kernel.shape[0], this.outDim, layers[out].name);
+        const tg = now();
+        for (const [x, y] of source!()) {
+          tf.tidy(() => {
+            const {inputs, fields} = forwardChain(layers, x);
+            this.outAcc!.add(inputs[out], reflectOutput(layers[out].activation, fields[out], y) as tf.Tensor2D);
+          });
+        }
+        passes++;
+        this.seconds.gram += now() - tg;
+      } else {
+        outputGramReused = this.reuseOut;
       }
       if (this.outAcc != null) solveInto(out, this.outAcc);
       const cachedInput = this.takeCachedInput();
@@ -318,11 +367,21 @@ export class ERSweep {
         passes++;
         this.seconds.gram += now() - tr;
         solveInto(out, acc);
+        if (this.cache != null) {
+          // The new features stay as they are until the next update: keep their Gram.
+          this.cache.dropOutput();
+          acc.resetCross();
+          this.cache.outputGram = acc;
+          this.cache.outputKey = {
+            data: this.currentFingerprint(),
+            weights: hiddenFingerprint(layers.slice(0, out).map((l, i) => ({...l, ...weightsOf(i)}))),
+          };
+        }
       }
       this.seconds.total = now() - this.t0;
       return {
         weights: newWeights,
-        report: {rows: this.rows, passes, gamma, inputGramReused, lambdas,
+        report: {rows: this.rows, passes, gamma, inputGramReused, outputGramReused, lambdas,
                  seconds: {...this.seconds}, warnings},
       };
     } catch (e) {
@@ -330,7 +389,7 @@ export class ERSweep {
       throw e;
     } finally {
       accs.forEach(a => {
-        if (a != null && a !== this.cache?.inputGram) a.dispose();
+        if (a != null && a !== this.cache?.inputGram && a !== this.cache?.outputGram) a.dispose();
       });
       tf.dispose(operators.filter(o => o != null) as tf.Tensor[]);
       this.release();
@@ -344,7 +403,7 @@ export class ERSweep {
   }
 
   private release() {
-    this.outAcc?.dispose();
+    if (this.outAcc !== this.cache?.outputGram) this.outAcc?.dispose();
     this.outAcc = null;
     tf.dispose([this.finite, this.yMin, this.yMax, this.colSum, this.sumSq]
                    .filter(t => t != null) as tf.Tensor[]);
@@ -414,6 +473,23 @@ export class ERSweep {
   }
 }
 
+/** Sums and sums of squares of each layer's kernel and bias (detects changed weights). */
+function hiddenFingerprint(layers: Array<{kernel: tf.Tensor, bias: tf.Tensor|null}>): Float64Array {
+  if (layers.length === 0) return new Float64Array(0);
+  const t = tf.tidy(() => tf.stack(layers.flatMap(l => {
+    const b = l.bias ?? tf.zeros([1]);
+    return [tf.sum(l.kernel), tf.sum(tf.square(l.kernel)), tf.sum(b), tf.sum(tf.square(b))];
+  })));
+  const v = Float64Array.from(t.dataSync());
+  t.dispose();
+  return v;
+}
+
+function sameValues(a: Float64Array, b: Float64Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** Data fingerprints [rows, Σx², Σx per column] equal up to summation-order rounding. */
 function sameFingerprint(a: Float64Array, b: Float64Array): boolean {
   if (a.length !== b.length || a[0] !== b[0]) return false;
   let scale = 0;
