@@ -6,14 +6,18 @@ const external = id => id.startsWith('@tensorflow/');
 const globals = {'@tensorflow/tfjs-core': 'tf', '@tensorflow/tfjs-layers': 'tf'};
 const banner = `/** tfjs-er ${require('./package.json').version} | Apache-2.0 */`;
 
-const ts = (declarations) => typescript({
-  tsconfig: './tsconfig.build.json',
+const ts = (declarations, tsconfig = './tsconfig.build.json') => typescript({
+  tsconfig,
   compilerOptions: {
     declaration: declarations,
     declarationDir: declarations ? 'dist/types' : undefined,
     sourceMap: true,
   },
 });
+
+// Node-only code (CLI, loaders): its own CommonJS files, never in the browser bundles.
+const nodeExternal = id => external(id) || !id.startsWith('.') && !id.startsWith('/') &&
+    !id.startsWith('\0') && !/^[A-Za-z]:/.test(id);
 
 module.exports = [
   {
@@ -33,5 +37,14 @@ module.exports = [
       {file: 'dist/tfjs-er.umd.js', format: 'umd', name: 'tfER', globals, sourcemap: true,
        banner, exports: 'named'},
     ],
+  },
+
+  {
+    input: {node: 'src/node/index.ts', cli: 'src/node/cli.ts'},
+    external: nodeExternal,
+    plugins: [ts(false, './tsconfig.node.json')],
+    output: {dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: '[name]-[hash].cjs',
+             sourcemap: true, banner,
+             exports: 'named'},
   },
 ];

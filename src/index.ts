@@ -11,6 +11,7 @@ import * as erLayers from './layers/index';
 
 export * from './engine/index';
 export {attachER} from './attach';
+export {initializeFromData} from './data_init';
 export {ERConfig, er, ExpectationReflection} from './optimizer/expectation_reflection';
 export {ERDense, ERDenseLayerArgs} from './layers/er_dense';
 export {ERLossName, SUPPORTED_LOSSES} from './training/losses';

