@@ -264,6 +264,32 @@ describeBackends('er() optimizer with compile/fit', () => {
     opt.dispose();
   });
 
+  it('fit keeps nothing of size N: the extra passes re-read the training tensors', async () => {
+    const model = mlp([16, 8], 3, 'softmax', 14);
+    model.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
+    const counts: number[] = [];
+    await model.fit(x, y, {epochs: 2, batchSize: 20, verbose: 0, callbacks: {
+      onBatchEnd: async () => { counts.push(tf.memory().numTensors); }}});
+    // 12 batches per epoch; within an epoch the live tensor count must not grow
+    const first = counts.slice(1, 11), second = counts.slice(13, 23);
+    expect(new Set(first).size).withContext(`${first}`).toBe(1);
+    expect(new Set(second).size).withContext(`${second}`).toBe(1);
+    model.dispose();
+  });
+
+  it('with validationSplit the update uses exactly the training rows', async () => {
+    const model = mlp([16], 3, 'softmax', 15);
+    const states = statesOf(model);
+    const xt = x.slice([0, 0], [180, 4]) as tf.Tensor2D, yt = y.slice([0, 0], [180, 3]) as tf.Tensor2D;
+    const {weights} = erSweep(states, tensorBatches(xt, yt, 180));
+    model.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
+    await model.fit(x, y, {epochs: 1, batchSize: 30, validationSplit: 0.25, verbose: 0});
+    const expected = weights.flatMap(w => [w!.kernel, w!.bias!]);
+    model.getWeights().forEach((w, i) => expect(relDiff(w, expected[i])).toBeLessThan(1e-3));
+    tf.dispose([...expected, ...states.flatMap(s => [s.kernel, s.bias!]), xt, yt]);
+    model.dispose();
+  });
+
   it('bad input never corrupts weights: NaN batch, wrong target width', async () => {
     const model = mlp([8], 3, 'softmax');
     model.compile({optimizer: er(), loss: 'categoricalCrossentropy'});

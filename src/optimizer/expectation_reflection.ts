@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {ERInputError} from '../engine/errors';
 import {ERMode, SweepReport} from '../engine/sweep';
-import {ERController, ERUpdateSchedule} from '../training/controller';
+import {controllerOf, ERController, ERUpdateSchedule} from '../training/controller';
 import {registerFitHooks} from '../training/fit_callback';
 
 /** Options of {@link er}. None is a learning rate: ER has none. */
@@ -202,16 +202,32 @@ export function er(config: ERConfig = {}): ExpectationReflection {
   return new ExpectationReflection(config);
 }
 
-/** Lets a model compiled with an ER optimizer bind to it (installed once). */
-function installCompileHook() {
+/**
+ * Two small hooks on LayersModel, installed once; both do nothing unless the
+ * model is compiled with an ER optimizer:
+ * - compile: binds the optimizer to the model (checks the loss and layers);
+ * - fit: lets ER read the training tensors again for the extra passes of an
+ *   update, so it keeps nothing of size N.
+ */
+function installModelHooks() {
   // tslint:disable-next-line:no-any
   const proto = tfl.LayersModel.prototype as any;
-  if (proto.__tfjsErCompileHook) return;
+  if (proto.__tfjsErHooks) return;
   const compile = proto.compile;
   proto.compile = function(this: tfl.LayersModel, args: tfl.ModelCompileArgs) {
     compile.call(this, args);
     if (this.optimizer instanceof ExpectationReflection) this.optimizer.bindModel(this);
   };
-  proto.__tfjsErCompileHook = true;
+  const fit = proto.fit;
+  proto.fit = async function(this: tfl.LayersModel, x: unknown, y: unknown, args?: tfl.ModelFitArgs) {
+    const controller = controllerOf(this);
+    controller?.setFitData(x, y, args);
+    try {
+      return await fit.call(this, x, y, args);
+    } finally {
+      controller?.clearFitData();
+    }
+  };
+  proto.__tfjsErHooks = true;
 }
-installCompileHook();
+installModelHooks();

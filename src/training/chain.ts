@@ -42,6 +42,10 @@ export interface ModelChain {
   denses: ChainDense[];
   /** Whether `start` reports its input to ER (ERDense, or attached). */
   capturing: boolean;
+  /** The symbolic tensor feeding `start` in this model. */
+  startInput: tfl.SymbolicTensor;
+  /** True when `startInput` is the model's own (single) input. */
+  startIsModelInput: boolean;
 }
 
 function className(layer: Layer): string {
@@ -56,24 +60,28 @@ function describe(layer: Layer): string {
   return `layer '${layer.name}' (${className(layer)})`;
 }
 
-/** The layers on the path from the model's inputs to its single output, in order. */
-function outputPath(model: tfl.LayersModel): Layer[] {
+/** The layers on the path from the model's inputs to its single output, in order, with their nodes. */
+// tslint:disable-next-line:no-any
+function outputPath(model: tfl.LayersModel): {path: Layer[], nodes: any[]} {
   if (model.outputs.length !== 1) {
     throw new ERInputError(
         `model '${model.name}' has ${model.outputs.length} outputs; ER trains single-output models`);
   }
   const path: Layer[] = [];
+  // tslint:disable-next-line:no-any
+  const nodes: any[] = [];
   let layer = model.outputs[0].sourceLayer as Layer;
   let nodeIndex = model.outputs[0].nodeIndex;
   for (;;) {
     path.push(layer);
     // tslint:disable-next-line:no-any
     const node = (layer as any).inboundNodes[nodeIndex];
+    nodes.push(node);
     if (node == null || node.inboundLayers.length !== 1) break;
     layer = node.inboundLayers[0];
     nodeIndex = node.nodeIndices[0];
   }
-  return path.reverse();
+  return {path: path.reverse(), nodes: nodes.reverse()};
 }
 
 /**
@@ -81,7 +89,7 @@ function outputPath(model: tfl.LayersModel): Layer[] {
  * layer ER cannot handle has trainable weights, or sits inside the chain.
  */
 export function extractChain(model: tfl.LayersModel): ModelChain {
-  const path = outputPath(model);
+  const {path, nodes} = outputPath(model);
   const startIndex = path.findIndex(hasTrainableWeights);
   const inPath = new Set(path);
   for (const l of model.layers) {
@@ -136,7 +144,9 @@ export function extractChain(model: tfl.LayersModel): ModelChain {
     }
   });
   const start = path[startIndex];
-  return {start, denses, capturing: isERLayer(start)};
+  const startInput = nodes[startIndex].inputTensors[0] as tfl.SymbolicTensor;
+  return {start, denses, capturing: isERLayer(start), startInput,
+          startIsModelInput: model.inputs.length === 1 && startInput === model.inputs[0]};
 }
 
 /** The chain as engine layers: the variables' current values (not copied). */

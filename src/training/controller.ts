@@ -51,6 +51,11 @@ export class ERController implements CaptureListener {
   private epochData: Array<[tf.Tensor2D, tf.Tensor2D]> = [];
   private readonly cache = new SweepCache();
   private fitting = false;
+  /** The tensors of the running fit() (not copied), when ER can walk them again. */
+  private fitData: {x: tf.Tensor, y: tf.Tensor, rows: number}|null = null;
+  /** This update's extra passes walk fitData instead of cached batches. */
+  private passesOverFitData = false;
+  private prefix: tfl.LayersModel|null = null;
   private batchesPerEpoch: number|null = null;
   private batchInEpoch = 0;
   private disposed = false;
@@ -104,7 +109,8 @@ export class ERController implements CaptureListener {
     this.epochData = [];
     this.batchInEpoch = 0;
     try {
-      const source: BatchSource|undefined = data.length ? () => data : undefined;
+      const source: BatchSource|undefined = this.passesOverFitData && this.fitData != null ?
+          this.fitSource() : data.length ? () => data : undefined;
       const {weights, report} = sweep.finish(source);
       tf.tidy(() => {
         weights.forEach((w, i) => {
@@ -123,6 +129,30 @@ export class ERController implements CaptureListener {
     } finally {
       tf.dispose(data.flat());
     }
+  }
+
+  /**
+   * Set by the fit() hook: the training tensors of the running call. With
+   * them, the extra passes of an update read the data again from the user's
+   * tensors, so nothing of size N is kept; without (fitDataset), the epoch's
+   * batches are kept until the update is solved.
+   */
+  setFitData(x: unknown, y: unknown, args: {validationSplit?: number, validationData?: unknown}|undefined): void {
+    const one = (v: unknown) => Array.isArray(v) && v.length === 1 ? v[0] : v;
+    const xs = one(x), ys = one(y);
+    if (!(xs instanceof tf.Tensor) || !(ys instanceof tf.Tensor) || xs.shape[0] !== ys.shape[0]) {
+      this.fitData = null;
+      return;
+    }
+    const n = xs.shape[0];
+    const split = args?.validationData == null && args?.validationSplit != null &&
+        args.validationSplit > 0 && args.validationSplit < 1 ? args.validationSplit : 0;
+    this.fitData = {x: xs, y: ys, rows: split ? Math.floor(n * (1 - split)) : n};
+  }
+
+  /** Called by the fit() hook when fit returns. */
+  clearFitData(): void {
+    this.fitData = null;
   }
 
   /** Called when fit/fitDataset starts. */
@@ -172,8 +202,40 @@ export class ERController implements CaptureListener {
           `with erLayers.dense`);
     }
     this.listen(chain);
+    if (chain.start !== this.chain.start) this.prefix = null;
     this.chain = chain;
+    this.passesOverFitData = this.fitData != null && this.fitting && this.config.update === 'epoch';
     this.sweep = new ERSweep(chainStates(chain), this.config, this.cache);
+  }
+
+  /** The extra passes' data, read again from the running fit's tensors in row order. */
+  private fitSource(): BatchSource {
+    const {x, y, rows} = this.fitData!;
+    const chain = this.chain;
+    if (!chain.startIsModelInput && this.prefix == null) {
+      this.prefix = tfl.model({inputs: this.model.inputs, outputs: chain.startInput});
+    }
+    const prefix = chain.startIsModelInput ? null : this.prefix;
+    const out = chain.denses[chain.denses.length - 1];
+    const units = out.kernel.shape[1] as number;
+    const loss = this.loss;
+    const chunk = 2048;
+    return function* () {
+      for (let start = 0; start < rows; start += chunk) {
+        const size = Math.min(chunk, rows - start);
+        const batch = tf.tidy(() => {
+          const xb = tf.slice(x, start, size);
+          const a = prefix ? prefix.predict(xb) as tf.Tensor : xb;
+          return [tf.reshape(a, [size, -1]),
+                  targetMatrix(loss, tf.slice(y, start, size), units, `layer '${out.layer.name}'`)];
+        }) as [tf.Tensor2D, tf.Tensor2D];
+        try {
+          yield batch;
+        } finally {
+          tf.dispose(batch);
+        }
+      }
+    };
   }
 
   private addBatch(session: CaptureSession) {
@@ -201,7 +263,7 @@ export class ERController implements CaptureListener {
       y.dispose();
       throw e;
     }
-    if (this.sweep!.needsMorePasses) {
+    if (this.sweep!.needsMorePasses && !this.passesOverFitData) {
       this.epochData.push([x as tf.Tensor2D, y]);
       session.input = null;  // ownership moves to epochData
     } else {
