@@ -17,7 +17,8 @@ const USAGE = `usage: tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--dat
                      [--seed S] [--save DIR] [--json]
   ER options:   --mode er|erls (default er)  --init glorot|data (default glorot)
   Adam options: --lr RATE (default 0.001)  --wasm-transpose-fix
-  Other:        --train-size N (class-balanced subset)  --target-accuracy A (stop when reached)`;
+  Other:        --train-size N (class-balanced subset)  --target-accuracy A (stop when reached)
+                --eval-each-epoch (test accuracy after every epoch; with --json, adds "history")`;
 
 function fail(message: string): never {
   console.error(`tfjs-er: ${message}\n\n${USAGE}`);
@@ -50,6 +51,7 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
         'save': {type: 'string'}, 'json': {type: 'boolean'}, 'mode': {type: 'string'},
         'init': {type: 'string'}, 'lr': {type: 'string'}, 'wasm-transpose-fix': {type: 'boolean'},
         'train-size': {type: 'string'}, 'target-accuracy': {type: 'string'}, 'help': {type: 'boolean'},
+        'eval-each-epoch': {type: 'boolean'},
       },
     });
   } catch (e) {
@@ -84,6 +86,7 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
     wasmTransposeFix: v['wasm-transpose-fix'],
     trainSize: int('train-size', v['train-size']),
     targetAccuracy: target,
+    evalEachEpoch: v['eval-each-epoch'],
   };
   return {options, json: Boolean(v.json)};
 }
@@ -108,8 +111,8 @@ async function main() {
                 `total ${((Date.now() - started) / 1000).toFixed(1)} s, peak RSS ${result.peak_rss_mb} MB`);
     if (options.save) console.log(`saved to ${options.save}/model.json`);
   } else {
-    const {history: _h, ...summary} = result;
-    console.log(JSON.stringify(summary));
+    const {history, ...summary} = result;
+    console.log(JSON.stringify(options.evalEachEpoch ? {...summary, history} : summary));
   }
 }
 

@@ -1,0 +1,169 @@
+/**
+ * `npm run bench` — ER vs Adam, side by side, each run in its own process,
+ * alternating optimizers. Suites (all by default, or `-- --suite a,b`):
+ *   mnist-paper   ER test error after 1/2/3/5 updates vs the NumPy reference
+ *   time-to-acc   wall seconds to 97.12% MNIST test accuracy: ER vs Adam (stock, wasm fix)
+ *   cifar10-mlp   CIFAR-10 MLP: ER vs Adam, against the paper's 56.65%
+ *   cost          one ER update broken down (in-process; see bench/cost.ts)
+ *   memory        peak RSS of an ER epoch vs training-set size (and Adam's)
+ * Writes bench/results/<suite>.json and .md; `npm run bench:readme` puts the
+ * tables into README.md. Full run: about 90 minutes on the 2-core machine.
+ */
+import {execFileSync} from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import {errAfter, ROOT, runCli, RunResult, table, writeResults} from './lib';
+import {costSuite} from './cost';
+
+const argv = process.argv.slice(2);
+const suiteArg = argv.indexOf('--suite') >= 0 ? argv[argv.indexOf('--suite') + 1] : 'all';
+const selected = suiteArg === 'all' ? ['mnist-paper', 'time-to-acc', 'cifar10-mlp', 'cost', 'memory'] : suiteArg.split(',');
+
+/** NumPy reference (ER-ALGORITHM.md §4): test error % after 1/2/3/5 updates. */
+const NUMPY: Record<string, number[]> = {
+  '784-1000-10 er': [5.45, 5.19, 4.96, 4.70],
+  '784-1000-10 erls': [4.94, 4.42, 4.19, 3.82],
+  '784-4000-10 er': [3.14, 3.07, 2.93, 2.79],
+  '784-4000-10 erls': [3.14, 2.94, 2.83, 2.64],
+  '784-1000-1000-10 er': [5.46, 4.85, 4.64, 4.16],
+  '784-1000-1000-10 erls': [4.37, 3.68, 3.23, 2.68],
+};
+
+async function mnistPaper() {
+  const runs: Array<{arch: string, mode: string, init: string}> = [
+    {arch: '784-1000-10', mode: 'er', init: 'data'},
+    {arch: '784-1000-10', mode: 'er', init: 'glorot'},
+    {arch: '784-1000-10', mode: 'erls', init: 'data'},
+    {arch: '784-1000-1000-10', mode: 'erls', init: 'data'},
+    {arch: '784-4000-10', mode: 'er', init: 'data'},
+  ];
+  const results: Array<{run: typeof runs[0], result: RunResult}> = [];
+  for (const run of runs) {
+    const result = await runCli(['--dataset', 'mnist', '--optimizer', 'er', '--arch', run.arch, '--mode', run.mode,
+                                 '--init', run.init, '--epochs', '5', '--backend', 'wasm', '--eval-each-epoch'],
+                                `${run.arch} ${run.mode} ${run.init}`);
+    results.push({run, result});
+  }
+  const rows = results.map(({run, result}) => {
+    const ref = run.init === 'data' ? NUMPY[`${run.arch} ${run.mode}`] : undefined;
+    const cell = (k: number, i: number) => `${errAfter(result, k)}${ref ? ` (${ref[i].toFixed(2)})` : ''}`;
+    const best = Math.min(...result.history!.map(h => 100 * (1 - h.test_accuracy!)));
+    return [run.arch, run.mode, run.init, cell(1, 0), cell(2, 1), cell(3, 2), cell(5, 3),
+            best <= 2.88 ? `**yes** (${best.toFixed(2)})` : `no (${best.toFixed(2)})`,
+            (result.train_seconds / result.epochs).toFixed(1)];
+  });
+  writeResults('mnist-paper', 'npm run bench -- --suite mnist-paper', results,
+               table(['network', 'mode', 'init', 'err % after 1 (NumPy)', '2 (NumPy)', '3 (NumPy)', '5 (NumPy)',
+                      '≤ 2.88 % (paper)?', 's / update'], rows),
+               ['Test error on the 10k MNIST test set after each ER update (60k training rows, batch 2000, ' +
+                'α = 1e-3, β = 0.1); in brackets the NumPy reference of shared/ER-ALGORITHM.md (data init, ' +
+                'its own random seed). "glorot" = tfjs default initialisers, output layer included.']);
+}
+
+async function timeToAccuracy() {
+  const target = '0.9712';
+  const configs: Array<{label: string, args: string[]}> = [
+    {label: 'ER erls 784-1000-1000-10', args: ['--optimizer', 'er', '--mode', 'erls', '--arch', '784-1000-1000-10', '--init', 'data', '--epochs', '8']},
+    {label: 'Adam (stock tfjs) 784-1000-10', args: ['--optimizer', 'adam', '--arch', '784-1000-10', '--epochs', '6']},
+    {label: 'Adam (wasm matMul fix) 784-1000-10', args: ['--optimizer', 'adam', '--arch', '784-1000-10', '--epochs', '6', '--wasm-transpose-fix']},
+    {label: 'ER 784-4000-10', args: ['--optimizer', 'er', '--mode', 'er', '--arch', '784-4000-10', '--init', 'data', '--epochs', '6']},
+  ];
+  const results: Array<{label: string, result: RunResult}> = [];
+  for (const c of configs) {
+    results.push({label: c.label, result: await runCli(
+        ['--dataset', 'mnist', '--backend', 'wasm', '--target-accuracy', target, '--eval-each-epoch', ...c.args], c.label)});
+  }
+  const adamStock = results[1].result.seconds_to_target;
+  const rows = results.map(({label, result}) => {
+    const t = result.seconds_to_target;
+    return [label, t == null ? `not reached in ${result.epochs} epochs` : t.toFixed(1), String(result.epochs),
+            (100 * result.test_accuracy).toFixed(2), result.train_seconds.toFixed(1),
+            t != null && adamStock != null ? (adamStock / t).toFixed(2) + '×' : '–'];
+  });
+  writeResults('time-to-acc', 'npm run bench -- --suite time-to-acc', results,
+               table(['run (wasm backend)', 'seconds to 97.12 %', 'epochs / updates', 'final test acc %',
+                      'train s', 'speed vs stock Adam'], rows),
+               ['Training wall time until the MNIST test accuracy first reaches 97.12 % (the paper\'s 2.88 % ' +
+                'error), evaluated after every epoch/update (evaluation time excluded). Adam: lr 1e-3, batch 128, ' +
+                'glorot init. "wasm matMul fix" re-registers the wasm matMul kernels to transpose explicitly ' +
+                '(src/node/wasm_matmul_fix.ts).']);
+}
+
+function cifarDir(): string {
+  const dir = path.join(ROOT, '.cache', 'cifar10');
+  if (!fs.existsSync(path.join(dir, 'cifar-10-batches-bin', 'test_batch.bin'))) {
+    const script = process.env.ER_SHARED_DIR ? path.join(process.env.ER_SHARED_DIR, 'data', 'make-cifar10-bin.sh') :
+                                               path.resolve(ROOT, '..', 'shared', 'data', 'make-cifar10-bin.sh');
+    console.error(`  building CIFAR-10 with ${script}`);
+    execFileSync('bash', [script, dir], {stdio: 'inherit'});
+  }
+  return dir;
+}
+
+async function cifarMlp() {
+  const dir = cifarDir();
+  const configs: Array<{label: string, args: string[]}> = [
+    {label: 'ER erls 3072-2000-10 (3 updates)', args: ['--optimizer', 'er', '--mode', 'erls', '--arch', '3072-2000-10', '--init', 'data', '--epochs', '3']},
+    {label: 'Adam (wasm fix) 3072-1000-10 (10 epochs)', args: ['--optimizer', 'adam', '--arch', '3072-1000-10', '--epochs', '10', '--wasm-transpose-fix']},
+  ];
+  const results: Array<{label: string, result: RunResult}> = [];
+  for (const c of configs) {
+    results.push({label: c.label, result: await runCli(
+        ['--dataset', 'cifar10', '--data-dir', dir, '--backend', 'wasm', '--eval-each-epoch', ...c.args], c.label)});
+  }
+  const rows = results.map(({label, result}) => {
+    const best = result.history!.reduce((b, h) => h.test_accuracy! > b.test_accuracy! ? h : b);
+    return [label, (100 * best.test_accuracy!).toFixed(2), `${best.epoch}`, best.train_seconds.toFixed(1),
+            (100 * result.test_accuracy).toFixed(2), result.train_seconds.toFixed(1),
+            best.test_accuracy! >= 0.5665 ? 'yes' : 'no'];
+  });
+  writeResults('cifar10-mlp', 'npm run bench -- --suite cifar10-mlp', results,
+               table(['run (wasm backend)', 'best test acc %', 'at epoch', 'train s to best', 'final acc %',
+                      'train s total', '≥ 56.65 % (paper)?'], rows),
+               ['CIFAR-10 rebuilt from shared/data (JPEG re-encoding of the 60k images), pixels/255, flattened ' +
+                '(3072 inputs); test accuracy on the 10k test set after every epoch.']);
+}
+
+async function memory() {
+  const sizes = [15000, 30000, 60000];
+  const results: Array<{n: number, opt: string, result: RunResult}> = [];
+  for (const n of sizes) {
+    for (const opt of ['er', 'adam']) {
+      const args = ['--dataset', 'mnist', '--optimizer', opt, '--arch', '784-1000-10', '--epochs', '1',
+                    '--backend', 'wasm', '--train-size', String(n)];
+      if (opt === 'adam') args.push('--wasm-transpose-fix');
+      results.push({n, opt, result: await runCli(args, `${opt} N=${n}`)});
+    }
+  }
+  // data = the float32 rows held twice (the JS array the loader returns and the tensor);
+  // model = weights; statistics = the Grams of the input (784²) and hidden (1000²) layers.
+  const model = (784 * 1000 + 1000 + 1000 * 10 + 10) * 4 / 2 ** 20;
+  const stats = (784 * 784 + 1000 * 1000) * 4 / 2 ** 20;
+  const test = 10000 * 784 * 4 * 2 / 2 ** 20;
+  const rows = results.map(({n, opt, result}) => {
+    const data = n * 784 * 4 * 2 / 2 ** 20 + test;
+    const base = data + model + (opt === 'er' ? stats : 2 * model);
+    return [opt, n, result.peak_rss_mb, base.toFixed(0), (result.peak_rss_mb / base).toFixed(2)];
+  });
+  writeResults('memory', 'npm run bench -- --suite memory', results,
+               table(['optimizer', 'training rows N', 'peak RSS MB', 'data + model + stats MB', 'ratio'], rows),
+               ['One epoch of 784-1000-10 on MNIST subsets (wasm). "data" counts the training and test rows as ' +
+                'float32 twice (loader array + tensor); "stats" = ER\'s Grams (784² + 1000² floats), Adam\'s ' +
+                'two moment estimates. Peak RSS includes Node and the wasm heap (which never shrinks).']);
+}
+
+async function main() {
+  const suites: Record<string, () => Promise<void>> = {
+    'mnist-paper': mnistPaper, 'time-to-acc': timeToAccuracy, 'cifar10-mlp': cifarMlp, 'cost': costSuite, 'memory': memory,
+  };
+  for (const s of selected) {
+    if (!suites[s]) throw new Error(`unknown suite '${s}'; known: ${Object.keys(suites).join(', ')}`);
+    console.error(`== ${s} ==`);
+    await suites[s]();
+  }
+}
+
+main().catch(e => {
+  console.error(e);
+  process.exit(1);
+});
