@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `npm test`: every spec in Node (cpu, wasm), then in headless Chromium (webgl, cpu)
-// through karma. Ends with one line "tests: N passed, M failed" and exits
-// non-zero on any failure, or when no browser can be found.
+// through karma, then the browser demo end to end (Playwright on the same Chromium).
+// Ends with one line "tests: N passed, M failed" and exits non-zero on any failure,
+// or when no browser can be found.
 //   --node-only     only the Node part (npm run test:node)
-//   --browser-only  only the browser part
+//   --browser-only  only the browser parts
 import {spawnSync} from 'node:child_process';
 import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs';
 import {createRequire} from 'node:module';
@@ -74,6 +75,17 @@ if (runBrowser) {
       if (res.error) problems.push('karma reported an error (see above)');
     }
     if (browserResult.exitCode !== 0) problems.push(`karma exited with ${browserResult.exitCode}`);
+
+    console.log('== Chromium: the browser demo end to end (playwright-core) ==');
+    const build = spawnSync('npm', ['run', '-s', 'build'], {cwd: root, stdio: 'inherit'});
+    if (build.status !== 0) {
+      problems.push('npm run build failed (the demo loads dist/)');
+    } else {
+      const {runDemoE2E} = await import('../test/e2e/demo.e2e.mjs');
+      const e2e = await runDemoE2E(chrome);
+      totals.passed += e2e.passed;
+      totals.failed += e2e.failed;
+    }
   }
 }
 

@@ -22,7 +22,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError} from './errors';
-import {DenseState, DenseWeights, forwardChain, tidyWeights, validateChain} from './network';
+import {activate} from './activations';
+import {DenseState, DenseWeights, field, forwardChain, tidyWeights, validateChain} from './network';
 import {preimage, preimageOperator} from './preimage';
 import {reflectHidden, reflectOutput, targetRange} from './reflect';
 import {RidgeAccumulator, RidgeSolution} from './ridge';
@@ -534,23 +535,35 @@ function blend(refit: {W: Float64Array, b: Float64Array}, er: DenseWeights, gamm
   return {kernel, bias};
 }
 
-/** Picks γ minimising the mean squared misfit of the output field on the sample. */
+/**
+ * Picks γ minimising the mean squared misfit of the output field on the sample.
+ * The lowest blended layer's field is linear in γ — `h(γ) = h⁰ + γ(h^ER − h⁰)` —
+ * so it is computed twice, not once per γ; only the layers above are re-run.
+ */
 function searchStep(layers: DenseState[], er: Array<DenseWeights|null>,
                     refits: Array<{W: Float64Array, b: Float64Array}|null>, hidden: number[],
                     x: tf.Tensor2D, y: tf.Tensor2D): number {
   const out = layers.length - 1;
   const outAct = layers[out].activation;
+  const low = Math.min(...hidden);
   let best = Infinity, bestGamma = 1;
-  const target = tf.tidy(() => {
-    const {fields} = forwardChain(layers, x);
-    return reflectOutput(outAct, fields[out], y);
+  const [target, h0, dh] = tf.tidy(() => {
+    const {inputs, fields} = forwardChain(layers, x);
+    const w0 = blend(refits[low]!, er[low]!, 0, layers[low]);
+    const base = field(inputs[low], w0.kernel, w0.bias);
+    const full = field(inputs[low], er[low]!.kernel, er[low]!.bias);
+    return [reflectOutput(outAct, fields[out], y), base, tf.sub(full, base)];
   });
   for (const g of GAMMAS) {
     const J = tf.tidy(() => {
-      const w = layers.map((l, i) => hidden.includes(i) ? blend(refits[i]!, er[i]!, g, l) :
-                                                          er[i] ?? null);
-      const {fields} = forwardChain(layers, x, w);
-      return tf.mean(tf.square(tf.sub(fields[out], target)));
+      let a = activate(layers[low].activation, tf.add(h0, tf.mul(dh, g))) as tf.Tensor2D;
+      let h = a;
+      for (let i = low + 1; i <= out; i++) {
+        const w = hidden.includes(i) ? blend(refits[i]!, er[i]!, g, layers[i]) : er[i] ?? layers[i];
+        h = field(a, w.kernel, w.bias);
+        if (i < out) a = activate(layers[i].activation, h) as tf.Tensor2D;
+      }
+      return tf.mean(tf.square(tf.sub(h, target)));
     });
     const v = J.dataSync()[0];
     J.dispose();
@@ -559,7 +572,7 @@ function searchStep(layers: DenseState[], er: Array<DenseWeights|null>,
       bestGamma = g;
     }
   }
-  target.dispose();
+  tf.dispose([target, h0, dh]);
   return bestGamma;
 }
 

@@ -8,3 +8,4 @@ import '../preimage.spec';
 import '../sweep.spec';
 import '../optimizer.spec';
 import '../attach.spec';
+import '../parity.spec';
