@@ -48,7 +48,7 @@ export async function buildDemo() {
   buildMnistSubset();
   await esbuild.build({
     entryPoints: [path.join(here, 'src', 'main.ts')], bundle: true, format: 'esm', target: 'es2019',
-    outfile: path.join(pub, 'app.js'), sourcemap: true, logLevel: 'warning',
+    outfile: path.join(pub, 'app.js'), sourcemap: true, minify: true, logLevel: 'warning',
     define: {'process.env.NODE_ENV': '"production"'},
     alias: {'tfjs-er': path.join(root, 'dist', 'tfjs-er.esm.js')},
   });
