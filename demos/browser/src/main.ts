@@ -98,7 +98,8 @@ async function train(optimizer: 'ER'|'Adam', data: Subset) {
   const batchSize = optimizer === 'ER' ? 2000 : 64;
   const batches = Math.ceil(data.xTrain.shape[0] / batchSize);
   const model = buildModel(arch, optimizer);
-  model.compile({optimizer: optimizer === 'ER' ? er() : tf.train.adam(1e-3),
+  const mode = $<HTMLSelectElement>('er-mode').value as 'er'|'erls';
+  model.compile({optimizer: optimizer === 'ER' ? er({mode}) : tf.train.adam(1e-3),
                  loss: 'categoricalCrossentropy', metrics: ['accuracy']});
   state.series[optimizer] = [];
   const progress = $<HTMLProgressElement>('progress');
@@ -118,7 +119,7 @@ async function train(optimizer: 'ER'|'Adam', data: Subset) {
       state.series[optimizer].push({x: e, y: accuracy});
       renderChart();
     }
-    const result = {optimizer, arch, epochs, accuracy, seconds};
+    const result = {optimizer: optimizer === 'ER' ? `ER (${mode})` : 'Adam', arch, epochs, accuracy, seconds};
     state.results.push(result);
     state.lastResult = result;
     renderResults();
