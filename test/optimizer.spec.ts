@@ -173,6 +173,14 @@ describeBackends('er() optimizer with compile/fit', () => {
     });
   }
 
+  it('other optimizers are left alone: Adam still trains by backprop with tfjs-er imported', async () => {
+    const model = tf.sequential({layers: [tf.layers.dense({inputShape: [4], units: 3, activation: 'softmax'})]});
+    model.compile({optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy'});
+    const h = await model.fit(x, y, {epochs: 3, batchSize: 60, verbose: 0});
+    expect(h.history.loss[2] as number).toBeLessThan(h.history.loss[0] as number);
+    model.dispose();
+  });
+
   it('other losses fail at compile with a message listing the supported ones', () => {
     const model = mlp([8], 3, 'softmax');
     for (const loss of ['meanAbsoluteError', 'hinge']) {
@@ -331,6 +339,8 @@ describeBackends('er() optimizer with compile/fit', () => {
     const copy = ExpectationReflection.fromConfig(ExpectationReflection, cfg);
     expect(copy.getConfig()).toEqual(cfg);
     expect(opt.getClassName()).toBe('ExpectationReflection');
+    expect(tf.train.adam(1e-3) instanceof ExpectationReflection).toBeFalse();
+    expect(opt instanceof ExpectationReflection).toBeTrue();
     expect(() => opt.applyGradients()).toThrowError(/does not apply gradients/);
   });
 });

@@ -37,6 +37,7 @@ export interface ERConfig {
 }
 
 type FullConfig = Required<ERConfig>;
+const ER_BRAND = '__tfjsErOptimizer';
 /** A named tensor as tfjs optimizers save them (not exported by tfjs-core). */
 type NamedTensor = {name: string, tensor: tf.Tensor};
 
@@ -84,6 +85,14 @@ function validate(config: ERConfig): FullConfig {
 export class ExpectationReflection extends tf.Optimizer {
   /** @nocollapse */
   static className = 'ExpectationReflection';
+
+  /**
+   * tf.Optimizer's own `instanceof` is duck-typed (any optimizer matches);
+   * an ER optimizer is recognised by its brand instead.
+   */
+  static [Symbol.hasInstance](instance: unknown): boolean {
+    return instance != null && (instance as Record<string, unknown>)[ER_BRAND] === true;
+  }
   /** The options in force (defaults filled in). */
   readonly config: Readonly<FullConfig>;
   private controller: ERController|null = null;
@@ -181,6 +190,7 @@ export class ExpectationReflection extends tf.Optimizer {
     super.dispose();
   }
 }
+Object.defineProperty(ExpectationReflection.prototype, ER_BRAND, {value: true});
 tf.serialization.registerClass(ExpectationReflection);
 
 /**
