@@ -16,7 +16,9 @@ export interface RunResult {
   dataset: string; optimizer: string; backend: string; arch: string; epochs: number;
   batch_size: number; seed: number; train_seconds: number; test_error: number;
   test_accuracy: number; peak_rss_mb: number; seconds_to_target?: number|null;
-  history?: Array<{epoch: number, train_seconds: number, loss: number, test_accuracy?: number}>;
+  history?: Array<{epoch: number, train_seconds: number, loss: number, test_accuracy?: number, val_accuracy?: number}>;
+  best?: {epoch: number, train_seconds: number, loss: number, test_accuracy?: number, val_accuracy?: number};
+  train_rows?: number;
   wall_seconds: number; loadavg_before: number; loadavg_after: number;
 }
 

@@ -6,6 +6,7 @@
  *   cifar10-mlp   CIFAR-10 MLP: ER vs Adam, against the paper's 56.65%
  *   cost          one ER update broken down (in-process; see bench/cost.ts)
  *   memory        peak RSS of an ER epoch vs training-set size (and Adam's)
+ *   few-shot      100 / 1k / 5k / all examples of MNIST, Fashion-MNIST, CIFAR-10: ER vs tuned Adam
  * Writes bench/results/<suite>.json and .md; `npm run bench:readme` puts the
  * tables into README.md. Full run: about 60 minutes on the 2-core machine.
  */
@@ -14,10 +15,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {errAfter, ROOT, runCli, RunResult, table, writeResults} from './lib';
 import {costSuite} from './cost';
+import {cifarDir} from './cifar_dir';
+import {fewShotSuite} from './few_shot';
 
 const argv = process.argv.slice(2);
 const suiteArg = argv.indexOf('--suite') >= 0 ? argv[argv.indexOf('--suite') + 1] : 'all';
-const selected = suiteArg === 'all' ? ['mnist-paper', 'time-to-acc', 'cifar10-mlp', 'cost', 'memory'] : suiteArg.split(',');
+const selected = suiteArg === 'all' ? ['mnist-paper', 'time-to-acc', 'cifar10-mlp', 'cost', 'memory', 'few-shot'] : suiteArg.split(',');
 
 /** NumPy reference (ER-ALGORITHM.md §4): test error % after 1/2/3/5 updates. */
 const NUMPY: Record<string, number[]> = {
@@ -98,17 +101,6 @@ async function timeToAccuracy() {
                 '(src/node/wasm_matmul_fix.ts).']);
 }
 
-function cifarDir(): string {
-  const dir = path.join(ROOT, '.cache', 'cifar10');
-  if (!fs.existsSync(path.join(dir, 'cifar-10-batches-bin', 'test_batch.bin'))) {
-    const script = process.env.ER_SHARED_DIR ? path.join(process.env.ER_SHARED_DIR, 'data', 'make-cifar10-bin.sh') :
-                                               path.resolve(ROOT, '..', 'shared', 'data', 'make-cifar10-bin.sh');
-    console.error(`  building CIFAR-10 with ${script}`);
-    execFileSync('bash', [script, dir], {stdio: 'inherit'});
-  }
-  return dir;
-}
-
 async function cifarMlp() {
   const dir = cifarDir();
   const configs: Array<{label: string, args: string[]}> = [
@@ -164,6 +156,7 @@ async function memory() {
 async function main() {
   const suites: Record<string, () => Promise<void>> = {
     'mnist-paper': mnistPaper, 'time-to-acc': timeToAccuracy, 'cifar10-mlp': cifarMlp, 'cost': costSuite, 'memory': memory,
+    'few-shot': fewShotSuite,
   };
   for (const s of selected) {
     if (!suites[s]) throw new Error(`unknown suite '${s}'; known: ${Object.keys(suites).join(', ')}`);

@@ -11,6 +11,8 @@ import * as erLayers from './layers/index';
 
 export * from './engine/index';
 export {attachER} from './attach';
+export {erHead, ERHeadConfig, extendERHead, ExtendERHeadConfig} from './head';
+export {ERHead, ERHeadLayerArgs} from './layers/er_head';
 export {initializeFromData} from './data_init';
 export {ERConfig, er, ExpectationReflection} from './optimizer/expectation_reflection';
 export {ERDense, ERDenseLayerArgs} from './layers/er_dense';

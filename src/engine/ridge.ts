@@ -51,6 +51,32 @@ export interface RidgeSolution {
 }
 
 /**
+ * The sums a {@link RidgeAccumulator} holds, as plain tensors (full Gram), so
+ * they can be stored (e.g. as a layer's non-trainable weights) and restored:
+ * the statistics are additive, so new rows can be folded in later without the
+ * old ones. Tensors of an exported state belong to the caller.
+ */
+export interface RidgeState {
+  /** Gram of the shifted inputs, Σ (a − shift)ᵀ(a − shift), d×d. */
+  gram: tf.Tensor2D;
+  /** Column sums of the shifted inputs, d. */
+  sumA: tf.Tensor1D;
+  /** Cross product Σ (a − shift)ᵀ t, d×k. */
+  cross: tf.Tensor2D;
+  /** Column sums of the targets, k. */
+  sumT: tf.Tensor1D;
+  /** The fixed shift (the first batch's column means), d. */
+  shift: tf.Tensor1D;
+  /** Rows covered (0: the other fields are ignored). */
+  count: number;
+}
+
+/** Disposes the tensors of a {@link RidgeState}. */
+export function disposeRidgeState(state: RidgeState): void {
+  tf.dispose([state.gram, state.sumA, state.cross, state.sumT, state.shift]);
+}
+
+/**
  * Streaming accumulator of the statistics of a centred ridge regression.
  *
  * ```ts
@@ -162,6 +188,112 @@ export class RidgeAccumulator {
     this.cross = tf.keep(c);
     this.sumT = tf.keep(s);
     this.crossCount += a.shape[0];
+  }
+
+  /**
+   * The sums as a {@link RidgeState} (new tensors the caller owns). The Gram
+   * and the targets must cover the same rows.
+   */
+  exportState(): RidgeState {
+    if (this.gramCount !== this.crossCount) {
+      throw new ERInputError(
+          `${this.label}: cannot export statistics whose Gram covers ${this.gramCount} rows ` +
+          `and targets ${this.crossCount}`);
+    }
+    const d = this.inDim, k = this.outDim;
+    if (this.gramCount === 0) {
+      return tf.tidy(() => ({
+        gram: tf.zeros([d, d]) as tf.Tensor2D, sumA: tf.zeros([d]) as tf.Tensor1D,
+        cross: tf.zeros([d, k]) as tf.Tensor2D, sumT: tf.zeros([k]) as tf.Tensor1D,
+        shift: tf.zeros([d]) as tf.Tensor1D, count: 0,
+      }));
+    }
+    return tf.tidy(() => ({
+      gram: this.fullGram(), sumA: tf.clone(this.sumA!), cross: tf.clone(this.cross!),
+      sumT: tf.clone(this.sumT!), shift: tf.clone(this.shift!), count: this.gramCount,
+    }));
+  }
+
+  /**
+   * An accumulator holding `state`'s sums (copied; the state stays the
+   * caller's), ready for more rows or a solve.
+   */
+  static fromState(state: RidgeState, label = 'ridge'): RidgeAccumulator {
+    const [d, k] = state.cross.shape;
+    const acc = new RidgeAccumulator(d, k, label);
+    const shapes: Array<[string, tf.Tensor, number[]]> = [
+      ['gram', state.gram, [d, d]], ['sumA', state.sumA, [d]], ['sumT', state.sumT, [k]],
+      ['shift', state.shift, [d]]];
+    for (const [name, t, shape] of shapes) {
+      if (!tf.util.arraysEqual(t.shape, shape)) {
+        throw new ERInputError(
+            `${label}: stored statistics '${name}' have shape [${t.shape}], expected [${shape}]`);
+      }
+    }
+    if (!(Number.isInteger(state.count) && state.count >= 0)) {
+      throw new ERInputError(`${label}: stored row count must be an integer >= 0, got ${state.count}`);
+    }
+    if (state.count === 0) return acc;
+    const b = acc.bounds, nb = b.length - 1;
+    acc.gram = [];
+    for (let i = 0; i < nb; i++) {
+      for (let j = i; j < nb; j++) {
+        acc.gram.push(tf.keep(tf.slice(state.gram, [b[i], b[j]], [b[i + 1] - b[i], b[j + 1] - b[j]])));
+      }
+    }
+    acc.sumA = tf.keep(tf.clone(state.sumA));
+    acc.cross = tf.keep(tf.clone(state.cross));
+    acc.sumT = tf.keep(tf.clone(state.sumT));
+    acc.shift = tf.keep(tf.clone(state.shift));
+    acc.gramCount = acc.crossCount = state.count;
+    return acc;
+  }
+
+  /** The full shifted Gram on the device, from its upper-triangle blocks (call inside tidy). */
+  private fullGram(): tf.Tensor2D {
+    const nb = this.bounds.length - 1;
+    if (nb === 1) return tf.clone(this.gram![0]);
+    const block = (i: number, j: number): tf.Tensor2D => {
+      // Blocks are stored row-major over i ≤ j.
+      if (i > j) return tf.transpose(block(j, i));
+      let idx = 0;
+      for (let r = 0; r < i; r++) idx += nb - r;
+      return this.gram![idx + j - i];
+    };
+    const rows: tf.Tensor2D[] = [];
+    for (let i = 0; i < nb; i++) {
+      rows.push(tf.concat(Array.from({length: nb}, (_, j) => block(i, j)), 1));
+    }
+    return tf.concat(rows, 0);
+  }
+
+  /**
+   * Appends target columns to the statistics as if every row seen so far had
+   * target `value` in each of them (e.g. −2, "not this class", for a class
+   * added later): `Σ (a − shift)ᵀ·value` and `N·value` are known from the
+   * sums, so no row is revisited. Returns a new accumulator; this one is unchanged.
+   */
+  withExtraTargets(columns: number, value: number): RidgeAccumulator {
+    if (!(Number.isInteger(columns) && columns >= 1)) {
+      throw new ERInputError(`${this.label}: columns to append must be an integer >= 1, got ${columns}`);
+    }
+    const acc = new RidgeAccumulator(this.inDim, this.outDim + columns, this.label);
+    if (this.gramCount === 0 && this.crossCount === 0) return acc;
+    const state = this.exportState();
+    try {
+      const grown = tf.tidy(() => ({
+        ...state,
+        cross: tf.concat([state.cross, tf.tile(tf.reshape(tf.mul(state.sumA, value), [-1, 1]), [1, columns])], 1) as tf.Tensor2D,
+        sumT: tf.concat([state.sumT, tf.fill([columns], value * state.count)]) as tf.Tensor1D,
+      }));
+      try {
+        return RidgeAccumulator.fromState(grown, this.label);
+      } finally {
+        tf.dispose([grown.cross, grown.sumT]);
+      }
+    } finally {
+      disposeRidgeState(state);
+    }
   }
 
   /** Forgets the targets (cross product), keeping the Gram for new targets. */

@@ -15,9 +15,11 @@ const USAGE = `usage: tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--dat
                      --optimizer er|adam [--arch 784-1000-10] [--activation relu|tanh|sigmoid]
                      [--epochs N] [--batch-size B] [--backend auto|wasm|cpu|tensorflow]
                      [--seed S] [--save DIR] [--json]
-  ER options:   --mode er|erls (default er)  --init glorot|data (default glorot)
+  ER options:   --mode er|erls (default er)  --init glorot|data (default glorot)  --alpha A (ridge, default 0.001)
   Adam options: --lr RATE (default 0.001)  --wasm-transpose-fix
   Other:        --train-size N (class-balanced subset)  --target-accuracy A (stop when reached)
+                --val-size N (hold out N training rows; reports the best epoch on them)
+                --patience P (early stopping: stop after P epochs without a better held-out accuracy)
                 --eval-each-epoch (test accuracy after every epoch; with --json, adds "history")`;
 
 function fail(message: string): never {
@@ -51,7 +53,7 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
         'save': {type: 'string'}, 'json': {type: 'boolean'}, 'mode': {type: 'string'},
         'init': {type: 'string'}, 'lr': {type: 'string'}, 'wasm-transpose-fix': {type: 'boolean'},
         'train-size': {type: 'string'}, 'target-accuracy': {type: 'string'}, 'help': {type: 'boolean'},
-        'eval-each-epoch': {type: 'boolean'},
+        'eval-each-epoch': {type: 'boolean'}, 'val-size': {type: 'string'}, 'alpha': {type: 'string'}, 'patience': {type: 'string'},
       },
     });
   } catch (e) {
@@ -65,6 +67,8 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
   if (parsed.positionals[0] !== 'train') fail(`unknown command '${parsed.positionals[0] ?? ''}'`);
   const lr = v.lr == null ? undefined : Number(v.lr);
   if (lr != null && !(lr > 0)) fail(`--lr must be a positive number, got '${v.lr}'`);
+  const alpha = v.alpha == null ? undefined : Number(v.alpha);
+  if (alpha != null && !(alpha >= 0 && Number.isFinite(alpha))) fail(`--alpha must be a number >= 0, got '${v.alpha}'`);
   const target = v['target-accuracy'] == null ? undefined : Number(v['target-accuracy']);
   if (target != null && !(target > 0 && target <= 1)) fail(`--target-accuracy must be in (0, 1]`);
   const seed = v.seed == null ? 0 : Number(v.seed);
@@ -76,6 +80,7 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
     mode: oneOf<'er'|'erls'>('mode', v.mode, ['er', 'erls'], 'er'),
     init: oneOf<'glorot'|'data'>('init', v.init, ['glorot', 'data'], 'glorot'),
     lr,
+    alpha,
     arch: v.arch,
     activation: oneOf<'relu'|'tanh'|'sigmoid'>('activation', v.activation, ['relu', 'tanh', 'sigmoid'], 'relu'),
     epochs: int('epochs', v.epochs, 1)!,
@@ -87,7 +92,10 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
     trainSize: int('train-size', v['train-size']),
     targetAccuracy: target,
     evalEachEpoch: v['eval-each-epoch'],
+    valSize: int('val-size', v['val-size']),
+    patience: int('patience', v.patience),
   };
+  if (options.patience != null && options.valSize == null) fail('--patience needs --val-size N (a held-out split)');
   return {options, json: Boolean(v.json)};
 }
 

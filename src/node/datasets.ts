@@ -114,13 +114,8 @@ export function loadFashionMnist(): DatasetSplits {
   return {name: 'fashion-mnist', train: split(0, 6000), test: split(6000, null)};
 }
 
-/**
- * A class-balanced subset of `n` rows (seeded, deterministic): ⌊n/classes⌋
- * rows of each class (the remainder from the first classes), drawn in a
- * seeded random order.
- */
-export function balancedSubset(set: LabelledImages, n: number, seed = 0): LabelledImages {
-  if (n >= set.count) return set;
+/** `n` row indices, class-balanced, in a seeded random order (all rows if n ≥ count). */
+function pickBalanced(set: LabelledImages, n: number, seed: number): number[] {
   let s = (seed * 2654435761 + 1) >>> 0;
   const rand = () => (s = (s * 1664525 + 1013904223) >>> 0) / 4294967296;
   const order = Array.from({length: set.count}, (_, i) => i);
@@ -138,14 +133,44 @@ export function balancedSubset(set: LabelledImages, n: number, seed = 0): Labell
       if (picked.length === n) break;
     }
   }
+  return picked;
+}
+
+function takeRows(set: LabelledImages, rows: number[]): LabelledImages {
   const f = set.features;
-  const x = new Float32Array(picked.length * f);
-  const labels = new Uint8Array(picked.length);
-  picked.forEach((i, r) => {
+  const x = new Float32Array(rows.length * f);
+  const labels = new Uint8Array(rows.length);
+  rows.forEach((i, r) => {
     x.set(set.x.subarray(i * f, (i + 1) * f), r * f);
     labels[r] = set.labels[i];
   });
-  return {...set, x, labels, count: picked.length};
+  return {...set, x, labels, count: rows.length};
+}
+
+/**
+ * A class-balanced random subset of `n` rows (seeded; the whole set if n is
+ * at least its size): equal counts per class, the remainder to the first classes.
+ */
+export function balancedSubset(set: LabelledImages, n: number, seed = 0): LabelledImages {
+  if (n >= set.count) return set;
+  return takeRows(set, pickBalanced(set, n, seed));
+}
+
+/**
+ * Splits off a class-balanced held-out set of `n` rows (seeded); `rest` is
+ * every other row, in the original order.
+ */
+export function holdOut(set: LabelledImages, n: number, seed = 0):
+    {rest: LabelledImages, held: LabelledImages} {
+  if (!(Number.isInteger(n) && n > 0 && n < set.count)) {
+    throw new Error(`cannot hold out ${n} of ${set.count} rows: give 0 < n < ${set.count}`);
+  }
+  const held = pickBalanced(set, n, seed);
+  const taken = new Uint8Array(set.count);
+  for (const i of held) taken[i] = 1;
+  const rest: number[] = [];
+  for (let i = 0; i < set.count; i++) if (!taken[i]) rest.push(i);
+  return {rest: takeRows(set, rest), held: takeRows(set, held)};
 }
 
 function packageDataDir(pkg: string, sub: string): string {

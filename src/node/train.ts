@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {er, erLayers, initializeFromData} from 'tfjs-er';
 import {BackendChoice, useBackend} from './backend';
-import {balancedSubset, DatasetSplits, LabelledImages, loadFashionMnist, loadMnist} from './datasets';
+import {balancedSubset, DatasetSplits, holdOut, LabelledImages, loadFashionMnist, loadMnist} from './datasets';
 import {loadCifar10} from './cifar';
 import {fileSaveHandler} from './fs_io';
 import {installWasmTransposeFix} from './wasm_matmul_fix';
@@ -22,6 +22,8 @@ export interface TrainOptions {
   optimizer: 'er'|'adam';
   /** ER mode. */
   mode?: 'er'|'erls';
+  /** ER ridge α (default 1e-3). */
+  alpha?: number;
   /** Adam learning rate (default 1e-3). */
   lr?: number;
   /** e.g. "784-1000-10" (the first and last numbers must match the data). */
@@ -45,6 +47,13 @@ export interface TrainOptions {
   wasmTransposeFix?: boolean;
   /** Save the trained model (model.json + weights.bin) here. */
   save?: string;
+  /**
+   * Hold out this many class-balanced training rows (never trained on) to
+   * pick the best epoch and stop early; the training subset is drawn from the rest.
+   */
+  valSize?: number;
+  /** Early stopping: stop after this many epochs without a better held-out accuracy (needs valSize). */
+  patience?: number;
 }
 
 /** Per-epoch record. */
@@ -54,6 +63,8 @@ export interface EpochRecord {
   train_seconds: number;
   loss: number;
   test_accuracy?: number;
+  /** Accuracy on the held-out split (with valSize). */
+  val_accuracy?: number;
 }
 
 /** The summary the CLI prints with --json. */
@@ -72,6 +83,10 @@ export interface TrainResult {
   history: EpochRecord[];
   /** Training seconds when targetAccuracy was first reached (null if never). */
   seconds_to_target?: number|null;
+  /** With valSize: the epoch with the best held-out accuracy (the model early stopping keeps). */
+  best?: EpochRecord;
+  /** Training rows (after any subset and hold-out). */
+  train_rows?: number;
 }
 
 /** Hooks for progress display. */
@@ -137,11 +152,20 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     installWasmTransposeFix();
   }
   const data = loadDataset(opts.dataset, opts.dataDir);
-  const trainSet = opts.trainSize ? balancedSubset(data.train, opts.trainSize, opts.seed) : data.train;
+  let pool = data.train, valSet: LabelledImages|null = null;
+  if (opts.valSize) {
+    const split = holdOut(data.train, opts.valSize, opts.seed + 7919);
+    pool = split.rest;
+    valSet = split.held;
+  } else if (opts.patience != null) {
+    throw new Error('--patience needs a held-out split: add --val-size N');
+  }
+  const trainSet = opts.trainSize ? balancedSubset(pool, opts.trainSize, opts.seed) : pool;
   const dims = parseArch(opts.arch, trainSet.features, trainSet.classes);
   const batchSize = opts.batchSize ?? (opts.optimizer === 'er' ? 2000 : 128);
   const {x, y} = toTensors(trainSet);
   const test = toTensors(data.test);
+  const val = valSet ? toTensors(valSet) : null;
   const model = buildMlp(dims, opts.optimizer, opts.activation ?? 'relu', opts.seed);
   if (opts.init === 'data') {
     if (opts.optimizer !== 'er') throw new Error('--init data is the ER reference initialisation: use it with --optimizer er');
@@ -149,7 +173,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     initializeFromData(model, sample, {seed: opts.seed});
     sample.dispose();
   }
-  const optimizer = opts.optimizer === 'er' ? er({mode: opts.mode ?? 'er', verbose: false}) :
+  const optimizer = opts.optimizer === 'er' ? er({mode: opts.mode ?? 'er', alpha: opts.alpha ?? 1e-3, verbose: false}) :
                                               tf.train.adam(opts.lr ?? 1e-3);
   model.compile({optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy']});
 
@@ -157,8 +181,9 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   const batches = Math.ceil(x.shape[0] / batchSize);
   let trainSeconds = 0;
   let secondsToTarget: number|null = null;
-  const evaluate = async () => {
-    const outs = model.evaluate(test.x, test.y, {batchSize: 2000}) as tf.Scalar[];
+  let best: EpochRecord|undefined;
+  const evaluate = async (set = test) => {
+    const outs = model.evaluate(set.x, set.y, {batchSize: 2000}) as tf.Scalar[];
     const v = (await outs[1].data())[0];
     tf.dispose(outs);
     return v;
@@ -176,26 +201,31 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     if (opts.evalEachEpoch || opts.targetAccuracy != null || epoch === opts.epochs) {
       record.test_accuracy = Number((await evaluate()).toFixed(4));
     }
+    if (val) record.val_accuracy = Number((await evaluate(val)).toFixed(4));
     history.push(record);
     hooks.onEpochEnd?.(record);
     if (opts.targetAccuracy != null && record.test_accuracy! >= opts.targetAccuracy) {
       secondsToTarget = trainSeconds;
       break;
     }
+    if (val && (best == null || record.val_accuracy! > best.val_accuracy!)) best = record;
+    if (val && opts.patience != null && epoch - best!.epoch >= opts.patience) break;
   }
   const last = history[history.length - 1];
   const accuracy = last.test_accuracy ?? await evaluate();
   if (opts.save) await model.save(fileSaveHandler(opts.save));
-  tf.dispose([x, y, test.x, test.y]);
+  tf.dispose([x, y, test.x, test.y, val?.x, val?.y].filter(t => t != null) as tf.Tensor[]);
   model.dispose();
   optimizer.dispose();
   const result: TrainResult = {
-    dataset: opts.dataset, optimizer: opts.optimizer === 'er' ? `er(${opts.mode ?? 'er'})` : `adam(${opts.lr ?? 1e-3})`,
+    dataset: opts.dataset, optimizer: opts.optimizer === 'er' ? `er(${opts.mode ?? 'er'}${opts.alpha != null ? `, alpha ${opts.alpha}` : ''})` : `adam(${opts.lr ?? 1e-3})`,
     backend, arch: dims.join('-'), epochs: history.length, batch_size: batchSize, seed: opts.seed,
     train_seconds: Number(trainSeconds.toFixed(2)), test_error: Number((100 * (1 - accuracy)).toFixed(2)),
     test_accuracy: Number(accuracy.toFixed(4)),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024), history,
   };
   if (opts.targetAccuracy != null) result.seconds_to_target = secondsToTarget;
+  if (best) result.best = best;
+  result.train_rows = trainSet.count;
   return result;
 }

@@ -8,7 +8,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {ERInputError} from '../engine/errors';
 import {ERMode, SweepReport} from '../engine/sweep';
-import {controllerOf, ERController, ERUpdateSchedule} from '../training/controller';
+import {ERController, ERUpdateSchedule} from '../training/controller';
+import {ERHeadController, headOf} from '../training/head_controller';
+import {controllerOf, TrainingController} from '../training/registry';
 import {registerFitHooks} from '../training/fit_callback';
 
 /** Options of {@link er}. None is a learning rate: ER has none. */
@@ -95,7 +97,7 @@ export class ExpectationReflection extends tf.Optimizer {
   }
   /** The options in force (defaults filled in). */
   readonly config: Readonly<FullConfig>;
-  private controller: ERController|null = null;
+  private controller: TrainingController|null = null;
   private restoredUpdates = 0;
 
   constructor(config: ERConfig = {}) {
@@ -122,7 +124,10 @@ export class ExpectationReflection extends tf.Optimizer {
   bindModel(model: tfl.LayersModel): void {
     this.controller?.dispose();
     this.controller = null;
-    this.controller = new ERController(model, {...this.config});
+    const head = headOf(model);
+    this.controller = head != null ?
+        new ERHeadController(model, head, {alpha: this.config.alpha, verbose: this.config.verbose}) :
+        new ERController(model, {...this.config});
     this.controller.updates = this.restoredUpdates;
   }
 

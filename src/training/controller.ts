@@ -8,9 +8,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {ERInputError} from '../engine/errors';
 import {BatchSource, ERSweep, SweepCache, SweepConfig, SweepReport} from '../engine/sweep';
-import {CaptureListener, CaptureSession, observeTargets, setCaptureListener, withCaptureSession} from './capture';
+import {CaptureListener, CaptureSession, setCaptureListener, withCaptureSession} from './capture';
 import {chainStates, extractChain, ModelChain} from './chain';
 import {checkLossActivation, ERLossName, resolveLoss, targetMatrix} from './losses';
+import {FitParams, setController, TrainingController, unsetController, wrapLossForTargets} from './registry';
 
 /** When updates are applied. */
 export type ERUpdateSchedule = 'epoch'|'batch';
@@ -21,26 +22,12 @@ export interface ControllerConfig extends SweepConfig {
   verbose: boolean;
 }
 
-/** Fit parameters as tfjs passes them to callbacks. */
-export interface FitParams {
-  samples?: number|null;
-  steps?: number|null;
-  batchSize?: number|null;
-}
-
-const WRAPPED = '__tfjsErWrapped';
-const controllers = new WeakMap<object, ERController>();
-
-/** The controller bound to a model (the inner model for a Sequential). */
-export function controllerOf(model: object): ERController|undefined {
-  return controllers.get(model);
-}
 
 /**
  * One model trained by one ER optimizer. Created when the model is compiled
  * with `er()`; the optimizer forwards `minimize` here.
  */
-export class ERController implements CaptureListener {
+export class ERController implements CaptureListener, TrainingController {
   /** The report of the last applied update. */
   lastReport: SweepReport|null = null;
   /** Updates applied so far. */
@@ -65,10 +52,9 @@ export class ERController implements CaptureListener {
     this.chain = extractChain(model);
     const out = this.chain.denses[this.chain.denses.length - 1];
     checkLossActivation(this.loss, out.activation, `layer '${out.layer.name}'`);
-    controllers.get(model)?.dispose();
-    this.wrapLoss();
+    wrapLossForTargets(model);
     this.listen(this.chain);
-    controllers.set(model, this);
+    setController(model, this);
   }
 
   /** One training step: the loss value, and this batch folded into the update. */
@@ -190,7 +176,7 @@ export class ERController implements CaptureListener {
     this.cache.dispose();
     for (const d of this.chain.denses) setCaptureListener(d.layer, null);
     setCaptureListener(this.chain.start, null);
-    if (controllers.get(this.model) === this) controllers.delete(this.model);
+    unsetController(this.model, this);
   }
 
   private begin() {
@@ -283,23 +269,5 @@ export class ERController implements CaptureListener {
   private listen(chain: ModelChain) {
     setCaptureListener(chain.start, this);
     for (const d of chain.denses) setCaptureListener(d.layer, this);
-  }
-
-  /** Lets the loss function report the true targets to the active capture session. */
-  private wrapLoss() {
-    const fns = this.model.lossFunctions;
-    if (fns == null || fns.length !== 1) {
-      throw new ERInputError(`model '${this.model.name}': ER trains models with exactly one loss`);
-    }
-    const original = fns[0];
-    // tslint:disable-next-line:no-any
-    if ((original as any)[WRAPPED]) return;
-    const wrapped = (yTrue: tf.Tensor, yPred: tf.Tensor) => {
-      observeTargets(yTrue);
-      return original(yTrue, yPred);
-    };
-    Object.defineProperty(wrapped, WRAPPED, {value: true});
-    Object.defineProperty(wrapped, 'name', {value: original.name});
-    this.model.lossFunctions = [wrapped];
   }
 }

@@ -4,10 +4,10 @@
  * begin and end. It does nothing for models not trained by ER.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import {controllerOf, ERController} from './controller';
+import {controllerOf, TrainingController} from './registry';
 
 class ERFitHooks extends tfl.Callback {
-  private controller(): ERController|undefined {
+  private controller(): TrainingController|undefined {
     return this.model ? controllerOf(this.model) : undefined;
   }
 

@@ -8,4 +8,5 @@ import '../preimage.spec';
 import '../sweep.spec';
 import '../optimizer.spec';
 import '../attach.spec';
+import '../head.spec';
 import '../parity.spec';

@@ -1,0 +1,167 @@
+/**
+ * `erHead(base, {classes})`: a dense ER-trained classifier head on top of a
+ * frozen tfjs model — the everyday "teach my model new classes from a few
+ * examples" case — and `extendERHead` to add classes later without the old
+ * examples.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import {ERInputError} from './engine/errors';
+import {disposeRidgeState, RidgeAccumulator} from './engine/ridge';
+import {ERHead} from './layers/er_head';
+import {er, ERConfig} from './optimizer/expectation_reflection';
+import {headOf, solveHead, StatsHead} from './training/head_controller';
+
+/** Options of {@link erHead}. */
+export interface ERHeadConfig {
+  /** Number of classes the head predicts (integer ≥ 1). */
+  classes: number;
+  /**
+   * The layer of `base` whose output is the features: a layer name or an
+   * index into `base.layers`. Default: the input of `base`'s output layer
+   * (for a classifier, the penultimate layer's output).
+   */
+  layer?: string|number;
+  /** Class names, one per class (saved with the model). */
+  labels?: string[];
+  /** 'softmax' (default: one class per example) or 'sigmoid' (multi-label). */
+  activation?: 'softmax'|'sigmoid';
+  /**
+   * Compile the returned model with `er()` and this loss (default
+   * 'categoricalCrossentropy'; 'sparseCategoricalCrossentropy' takes integer
+   * labels). Pass `compile: false` to compile it yourself.
+   */
+  loss?: 'categoricalCrossentropy'|'sparseCategoricalCrossentropy'|'binaryCrossentropy';
+  /** Compile the returned model (default true). */
+  compile?: boolean;
+  /** Options of the `er()` optimizer it is compiled with (e.g. `alpha`, the ridge). */
+  optimizer?: ERConfig;
+  /** Name of the head layer (default 'er_head'). */
+  name?: string;
+}
+
+function featureTensor(base: tfl.LayersModel, layer: string|number|undefined): tfl.SymbolicTensor {
+  if (layer != null) {
+    let l: tfl.layers.Layer;
+    try {
+      l = typeof layer === 'number' ? base.getLayer(layer) : base.getLayer(layer);
+    } catch (e) {
+      throw new ERInputError(
+          `erHead: model '${base.name}' has no layer ${JSON.stringify(layer)}; its layers are ` +
+          `${base.layers.map(x => `'${x.name}'`).join(', ')}`);
+    }
+    const out = l.output;
+    if (Array.isArray(out)) {
+      throw new ERInputError(`erHead: layer '${l.name}' has several outputs; choose a layer with one`);
+    }
+    return out;
+  }
+  if (base.outputs.length !== 1) {
+    throw new ERInputError(
+        `erHead: model '${base.name}' has ${base.outputs.length} outputs; pass {layer} to choose the features`);
+  }
+  const outLayer = base.outputs[0].sourceLayer as tfl.layers.Layer;
+  const inputs = outLayer.inboundNodes[base.outputs[0].nodeIndex]?.inputTensors ?? [];
+  // The output layer's input, unless the output layer is the model's input itself.
+  return inputs.length === 1 ? inputs[0] : base.outputs[0];
+}
+
+function compileHead(model: tfl.LayersModel, config: ERHeadConfig) {
+  if (config.compile === false) return;
+  model.compile({optimizer: er(config.optimizer), loss: config.loss ?? 'categoricalCrossentropy',
+                 metrics: ['accuracy']});
+}
+
+/**
+ * Puts a dense ER head on a frozen model and returns the new model (sharing
+ * `base`'s layers, which are set to `trainable = false`). `fit` trains the
+ * head in one exact solve; later `fit` / `trainOnBatch` calls add their
+ * examples to the head's stored statistics and re-solve, without revisiting
+ * earlier examples. The model saves and loads (`model.save`,
+ * `tf.loadLayersModel`) with those statistics. Each `fit` call counts its
+ * examples once, however many epochs it runs: do not fit the same examples twice.
+ *
+ * ```ts
+ * const base = await tf.loadLayersModel('https://…/mnist/model.json');
+ * const head = erHead(base, {classes: 3, labels: ['α', 'β', 'γ']});
+ * await head.fit(xs, ysOneHot, {epochs: 1});        // one solve
+ * const probs = head.predict(newXs) as tf.Tensor;
+ * const bigger = extendERHead(head, {classes: 4});  // a 4th class, old examples kept
+ * await bigger.fit(xsOfClass3, ysOfClass3);
+ * ```
+ */
+export function erHead(base: tfl.LayersModel, config: ERHeadConfig): tfl.LayersModel {
+  if (base == null || !(base instanceof tfl.LayersModel)) {
+    throw new ERInputError('erHead: base must be a tf.LayersModel (tf.sequential, tf.model or loaded)');
+  }
+  if (config == null) throw new ERInputError('erHead: pass {classes}');
+  let features = featureTensor(base, config.layer);
+  if (features.shape.length > 2) features = tfl.layers.flatten().apply(features) as tfl.SymbolicTensor;
+  const head = new ERHead({classes: config.classes, activation: config.activation,
+                           labels: config.labels, name: config.name ?? 'er_head'});
+  const output = head.apply(features) as tfl.SymbolicTensor;
+  const model = tfl.model({inputs: base.inputs, outputs: output});
+  for (const l of model.layers) if (l !== head) l.trainable = false;
+  compileHead(model, config);
+  return model;
+}
+
+/** Options of {@link extendERHead}. */
+export interface ExtendERHeadConfig extends Omit<ERHeadConfig, 'layer'|'activation'> {}
+
+/**
+ * A new model whose head has more classes: the old head's statistics carry
+ * over (every earlier example counts as "not" each new class), so examples
+ * of the new classes are all that is needed. The new head is solved at once;
+ * the old model is left unchanged.
+ *
+ * ```ts
+ * const bigger = extendERHead(head, {classes: 4, labels: ['α', 'β', 'γ', 'δ']});
+ * await bigger.fit(xsOfDelta, ysOfDelta);
+ * ```
+ */
+export function extendERHead(model: tfl.LayersModel, config: ExtendERHeadConfig): tfl.LayersModel {
+  const old = headOf(model);
+  if (old == null || !(old instanceof ERHead)) {
+    throw new ERInputError(
+        `extendERHead: model '${model?.name}' does not end in an ER head; build it with erHead()`);
+  }
+  const extra = config.classes - old.classes;
+  if (!Number.isInteger(config.classes) || extra < 1) {
+    throw new ERInputError(
+        `extendERHead: the head '${old.name}' has ${old.classes} classes; classes must be a ` +
+        `larger integer, got ${config.classes}`);
+  }
+  const labels = config.labels ?? (old.labels ? [...old.labels, ...Array.from(
+      {length: extra}, (_, i) => `class ${old.classes + i}`)] : undefined);
+  const head = new ERHead({classes: config.classes, activation: old.activation, labels,
+                           name: config.name ?? old.name});
+  const features = old.input as tfl.SymbolicTensor;
+  const output = head.apply(features) as tfl.SymbolicTensor;
+  const grown = tfl.model({inputs: model.inputs, outputs: output});
+  for (const l of grown.layers) if (l !== head) l.trainable = false;
+  transferStatistics(old, head, extra, config.optimizer?.alpha ?? 1e-3);
+  const lossName = typeof model.loss === 'string' ? model.loss : undefined;
+  compileHead(grown, {...config, loss: config.loss ?? (lossName as ERHeadConfig['loss'])});
+  return grown;
+}
+
+/** Copies `from`'s statistics into `to` with `extra` new "never seen" classes, and solves `to`. */
+function transferStatistics(from: StatsHead, to: StatsHead, extra: number, alpha: number) {
+  const state = from.readStatistics();
+  let acc: RidgeAccumulator|null = null, grown: RidgeAccumulator|null = null;
+  try {
+    acc = RidgeAccumulator.fromState(state, `ER head '${to.name}'`);
+    grown = acc.withExtraTargets(extra, -2);
+    if (state.count > 0) solveHead(to, grown, alpha);
+    const next = grown.exportState();
+    try {
+      to.writeStatistics(next);
+    } finally {
+      disposeRidgeState(next);
+    }
+  } finally {
+    acc?.dispose();
+    grown?.dispose();
+    disposeRidgeState(state);
+  }
+}
