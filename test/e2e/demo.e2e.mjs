@@ -54,6 +54,65 @@ export async function runDemoE2E(executablePath) {
     const drawn = await page.evaluate(() => window.__demo.state.padPrediction);
     check('drawing on the pad gives a prediction', Number.isInteger(drawn) && drawn >= 0 && drawn <= 9,
           `predicted ${drawn}`);
+    // Teach new symbols: a few drawings each, one ER solve, then predictions of new drawings.
+    const stroke = async pts => {
+      // clicks elsewhere may scroll the page: locate the pad again for every stroke
+      await page.locator('#teach-pad').scrollIntoViewIfNeeded();
+      const tbox = await page.locator('#teach-pad').boundingBox();
+      await page.mouse.move(tbox.x + tbox.width * pts[0][0], tbox.y + tbox.height * pts[0][1]);
+      await page.mouse.down();
+      for (const [u, v] of pts.slice(1)) await page.mouse.move(tbox.x + tbox.width * u, tbox.y + tbox.height * v);
+      await page.mouse.up();
+    };
+    const circle = (cx, cy, r) => Array.from({length: 25}, (_, i) => [cx + r * Math.cos(i / 24 * 2 * Math.PI),
+                                                                     cy + r * Math.sin(i / 24 * 2 * Math.PI)]);
+    const line = (u0, v0, u1, v1) => Array.from({length: 9}, (_, i) => [u0 + (u1 - u0) * i / 8, v0 + (v1 - v0) * i / 8]);
+    const symbols = {
+      circle: async j => stroke(circle(0.5 + 0.04 * j, 0.5 - 0.03 * j, 0.28 - 0.03 * j)),
+      dash: async j => stroke(line(0.2 + 0.03 * j, 0.5 + 0.05 * j, 0.8 - 0.02 * j, 0.5 + 0.05 * j)),
+      cross: async j => {
+        await stroke(line(0.25 + 0.02 * j, 0.25, 0.75, 0.75 - 0.02 * j));
+        await stroke(line(0.75 - 0.02 * j, 0.25, 0.25, 0.75));
+      },
+    };
+    const slot = {circle: 0, dash: 1, cross: 2};
+    const addExamples = async (name, n) => {
+      for (let j = 0; j < n; j++) {
+        await symbols[name](j);
+        await page.click(`#add-${slot[name]}`);
+      }
+    };
+    const teachAndWait = async () => {
+      await page.click('#teach');
+      await page.waitForFunction(() => /taught|error/.test(document.querySelector('#teach-status').textContent),
+                                 null, {timeout: 120000});
+      const status = await page.textContent('#teach-status');
+      await page.evaluate(() => { document.querySelector('#teach-status').textContent = ''; });
+      return status;
+    };
+    const predictNew = async (name, j) => {
+      await page.click('#teach-clear');
+      await symbols[name](j);
+      await page.waitForFunction(() => window.__demo.state.teach.prediction != null, null, {timeout: 30000});
+      return page.evaluate(() => window.__demo.state.teach.prediction);
+    };
+    await addExamples('circle', 3);
+    await addExamples('dash', 3);
+    const taught = await teachAndWait();
+    check('teach mode: an ER head learns 2 new symbols from 3 drawings each', /taught 6 new drawing\(s\).*2 symbols/.test(taught),
+          taught);
+    const p1 = await predictNew('circle', 4), p2 = await predictNew('dash', 4);
+    check('teach mode: new drawings of the 2 symbols are recognised', p1 === 'circle' && p2 === 'dash',
+          `circle → ${p1}, dash → ${p2}`);
+    await page.click('#teach-clear');
+    await addExamples('cross', 3);
+    const grown = await teachAndWait();
+    check('teach mode: a 3rd symbol is added from its drawings alone (head extended)', /taught 3 new drawing\(s\).*9 in all, 3 symbols/.test(grown),
+          grown);
+    const p3 = await predictNew('cross', 4), p4 = await predictNew('circle', 5), p5 = await predictNew('dash', 5);
+    check('teach mode: all 3 symbols recognised after the extension', p3 === 'cross' && p4 === 'circle' && p5 === 'dash',
+          `cross → ${p3}, circle → ${p4}, dash → ${p5}`);
+
     mkdirSync(path.join(root, 'test', 'artifacts'), {recursive: true});
     await page.screenshot({path: path.join(root, 'test', 'artifacts', 'demo.png'), fullPage: true});
     check('no uncaught page errors', errors.length === 0, errors.join('; '));

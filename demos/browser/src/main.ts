@@ -1,13 +1,15 @@
 /**
  * The tfjs-er browser demo: MNIST (10k/2k subset bundled with the page) on
  * the webgl backend, trained with ER or Adam, with live charts (tfjs-vis), a
- * confusion matrix, a grid of test digits and a drawing pad.
+ * confusion matrix, a grid of test digits, a drawing pad, and a "teach new
+ * symbols" mode: an ER head (erHead) on the frozen features of the trained
+ * model learns new symbols from a few drawings, at once.
  */
 import * as tf from '@tensorflow/tfjs';
 import * as tfvis from '@tensorflow/tfjs-vis';
 // Bundled from the library's ESM build, dist/tfjs-er.esm.js (see build.mjs); tfjs is a
 // separate, shared import, as for any app using the package.
-import {er, erLayers} from 'tfjs-er';
+import {er, erHead, erLayers, extendERHead} from 'tfjs-er';
 
 interface Subset {xTrain: tf.Tensor2D; yTrain: tf.Tensor2D; xTest: tf.Tensor2D; yTest: tf.Tensor2D;
                   testPixels: Uint8Array; testLabels: Uint8Array; }
@@ -19,6 +21,13 @@ const state = {
   results: [] as RunResult[], lastResult: null as RunResult|null,
   series: {ER: [] as Array<{x: number, y: number}>, Adam: [] as Array<{x: number, y: number}>},
   model: null as tf.LayersModel|null, padPrediction: null as number|null, error: null as string|null,
+  teach: {
+    /** Preprocessed drawings (1×784 each) and their symbol slots. */
+    examples: [] as tf.Tensor2D[], labels: [] as number[],
+    /** The head model, the base it sits on, and how many examples it has been taught. */
+    head: null as tf.LayersModel|null, base: null as tf.LayersModel|null, taught: 0,
+    prediction: null as string|null, lastSeconds: 0,
+  },
 };
 (window as unknown as {__demo: unknown}).__demo = {tf, state};
 
@@ -134,12 +143,15 @@ async function train(optimizer: 'ER'|'Adam', data: Subset) {
   } finally {
     state.training = false;
     document.querySelectorAll('button').forEach(b => (b as HTMLButtonElement).disabled = false);
+    renderTeachCounts();
   }
 }
 
-/** The drawing pad: strokes on a 280×280 canvas, read as an MNIST-style 28×28 digit. */
-function setupPad() {
-  const pad = $<HTMLCanvasElement>('pad');
+/**
+ * A drawing pad: strokes on a 280×280 canvas; `onStroke` runs after each stroke.
+ * Returns a function that clears it.
+ */
+function setupPad(pad: HTMLCanvasElement, onStroke: () => void): () => void {
   const ctx = pad.getContext('2d')!;
   const clear = () => {
     ctx.fillStyle = '#000';
@@ -168,23 +180,18 @@ function setupPad() {
     if (!drawing) return;
     drawing = false;
     last = null;
-    predictPad(pad);
+    onStroke();
   };
   pad.addEventListener('pointerup', finish);
   pad.addEventListener('pointerleave', finish);
-  $('clear').addEventListener('click', () => {
-    clear();
-    state.padPrediction = null;
-    $('pad-prediction').textContent = 'draw a digit';
-  });
+  return clear;
 }
 
-/** Crops the strokes, scales them into a 20×20 box centred on 28×28 (as MNIST), predicts. */
-function predictPad(pad: HTMLCanvasElement) {
-  if (!state.model) {
-    $('pad-prediction').textContent = 'train a model first';
-    return;
-  }
+/**
+ * The drawing as an MNIST-style input [1, 784]: the strokes cropped, scaled
+ * into a 20×20 box and centred on 28×28. Null when the pad is empty.
+ */
+function padToDigit(pad: HTMLCanvasElement): tf.Tensor2D|null {
   const img = tf.tidy(() => tf.mean(tf.browser.fromPixels(pad).toFloat(), 2)) as tf.Tensor2D;  // [280, 280]
   const [cols, rows] = tf.tidy(() => [tf.max(img, 0).dataSync(), tf.max(img, 1).dataSync()]);
   const first = (a: ArrayLike<number>) => Array.prototype.findIndex.call(a, (v: number) => v > 0);
@@ -192,24 +199,123 @@ function predictPad(pad: HTMLCanvasElement) {
   const r0 = first(rows), r1 = lastIdx(rows), c0 = first(cols), c1 = lastIdx(cols);
   if (r0 < 0 || c0 < 0) {
     img.dispose();
-    return;
+    return null;
   }
-  const probs = tf.tidy(() => {
+  const digit = tf.tidy(() => {
     const side = Math.max(r1 - r0, c1 - c0) + 1;
     const box = tf.slice(img, [r0, c0], [r1 - r0 + 1, c1 - c0 + 1]);
     const scale = 20 / side;
     const h = Math.max(1, Math.round((r1 - r0 + 1) * scale)), w = Math.max(1, Math.round((c1 - c0 + 1) * scale));
     const small = tf.image.resizeBilinear(tf.expandDims(box, 2) as tf.Tensor3D, [h, w]);
     const top = Math.floor((28 - h) / 2), left = Math.floor((28 - w) / 2);
-    const digit = tf.pad(small, [[top, 28 - h - top], [left, 28 - w - left], [0, 0]]);
-    return state.model!.predict(tf.reshape(tf.div(digit, 255), [1, 784])) as tf.Tensor;
+    const padded = tf.pad(small, [[top, 28 - h - top], [left, 28 - w - left], [0, 0]]);
+    return tf.reshape(tf.div(padded, 255), [1, 784]) as tf.Tensor2D;
   });
   img.dispose();
+  return digit;
+}
+
+/** Predicts the digit drawn on the main pad with the trained model. */
+function predictPad(pad: HTMLCanvasElement) {
+  if (!state.model) {
+    $('pad-prediction').textContent = 'train a model first';
+    return;
+  }
+  const digit = padToDigit(pad);
+  if (digit == null) return;
+  const probs = tf.tidy(() => state.model!.predict(digit) as tf.Tensor);
+  digit.dispose();
   const p = probs.dataSync();
   probs.dispose();
   const best = p.indexOf(Math.max(...p));
   state.padPrediction = best;
   $('pad-prediction').innerHTML = `prediction: <b id="pad-digit">${best}</b> (${(100 * p[best]).toFixed(0)} %)`;
+}
+
+/** The names of the symbol slots (editable). */
+function symbolNames(): string[] {
+  return [0, 1, 2].map(i => $<HTMLInputElement>(`symbol-${i}`).value.trim() || `symbol ${i + 1}`);
+}
+
+function renderTeachCounts() {
+  const counts = [0, 1, 2].map(i => state.teach.labels.filter(l => l === i).length);
+  counts.forEach((c, i) => $(`count-${i}`).textContent = `${c}`);
+  const pending = state.teach.examples.length - state.teach.taught;
+  $<HTMLButtonElement>('teach').disabled = !state.model || pending === 0 || new Set(state.teach.labels).size < 2;
+}
+
+/** Adds the teach pad's drawing as an example of symbol `slot`. */
+function addExample(pad: HTMLCanvasElement, slot: number, clear: () => void) {
+  const digit = padToDigit(pad);
+  if (digit == null) return;
+  state.teach.examples.push(digit);
+  state.teach.labels.push(slot);
+  clear();
+  $('teach-status').textContent = `added a drawing of "${symbolNames()[slot]}"`;
+  renderTeachCounts();
+}
+
+/**
+ * Trains the ER head on the examples it has not seen: the first time, a new
+ * head on the frozen MNIST model; when a new symbol appears, the head is
+ * extended (old examples are not needed again); then one fit = one solve.
+ */
+async function teach() {
+  const t = state.teach;
+  if (!state.model) return;
+  const classes = Math.max(...t.labels) + 1;
+  const labels = symbolNames().slice(0, classes);
+  if (t.head == null || t.base !== state.model) {
+    t.head = erHead(state.model, {classes, labels});
+    t.base = state.model;
+    t.taught = 0;
+  } else if (classes > (t.head.outputs[0].shape[1] as number)) {
+    t.head = extendERHead(t.head, {classes, labels});
+  }
+  const fresh = t.examples.slice(t.taught), freshLabels = t.labels.slice(t.taught);
+  const x = tf.concat(fresh), y = tf.tidy(() => tf.oneHot(tf.tensor1d(freshLabels, 'int32'), classes).toFloat());
+  const t0 = performance.now();
+  await t.head.fit(x, y, {epochs: 1, batchSize: 256, verbose: 0});
+  t.lastSeconds = (performance.now() - t0) / 1000;
+  tf.dispose([x, y]);
+  t.taught = t.examples.length;
+  $('teach-status').textContent = `taught ${fresh.length} new drawing(s) in ${(1000 * t.lastSeconds).toFixed(0)} ms ` +
+      `(${t.taught} in all, ${classes} symbols); now draw one to see the prediction`;
+  renderTeachCounts();
+}
+
+/** Predicts the symbol on the teach pad with the ER head. */
+function predictSymbol(pad: HTMLCanvasElement) {
+  const t = state.teach;
+  if (!t.head) return;
+  const digit = padToDigit(pad);
+  if (digit == null) return;
+  const probs = tf.tidy(() => t.head!.predict(digit) as tf.Tensor);
+  digit.dispose();
+  const p = probs.dataSync();
+  probs.dispose();
+  const best = p.indexOf(Math.max(...p));
+  const names = symbolNames();
+  t.prediction = names[best];
+  $('teach-prediction').innerHTML = `it looks like: <b id="teach-symbol">${names[best]}</b> (${(100 * p[best]).toFixed(0)} %)`;
+}
+
+function setupTeach() {
+  const pad = $<HTMLCanvasElement>('teach-pad');
+  const clear = setupPad(pad, () => predictSymbol(pad));
+  for (const i of [0, 1, 2]) $(`add-${i}`).addEventListener('click', () => addExample(pad, i, clear));
+  $('teach-clear').addEventListener('click', () => {
+    clear();
+    state.teach.prediction = null;
+    $('teach-prediction').textContent = '';
+  });
+  $('teach').addEventListener('click', () => {
+    teach().catch(e => {
+      state.error = String(e);
+      $('teach-status').textContent = `error: ${e}`;
+    });
+  });
+  renderTeachCounts();
 }
 
 async function main() {
@@ -218,7 +324,14 @@ async function main() {
   state.backend = tf.getBackend();
   $('backend').textContent = `the ${state.backend} backend`;
   const data = await loadSubset();
-  setupPad();
+  const pad = $<HTMLCanvasElement>('pad');
+  const clearPad = setupPad(pad, () => predictPad(pad));
+  $('clear').addEventListener('click', () => {
+    clearPad();
+    state.padPrediction = null;
+    $('pad-prediction').textContent = 'draw a digit';
+  });
+  setupTeach();
   $('train-er').addEventListener('click', () => train('ER', data));
   $('train-adam').addEventListener('click', () => train('Adam', data));
   state.ready = true;
