@@ -1,0 +1,157 @@
+/**
+ * A 2-D convolution as ER sees it: a linear map on image patches. Its field at
+ * each output position is `patch · W + b`, with `W` the kernel reshaped to
+ * (kh·kw·cin) × filters, so its ER solve is a ridge regression of the
+ * reflected field on the patch matrix (one row per image and position), and
+ * its pre-image maps patch-wise input changes back onto the image, averaging
+ * where patches overlap.
+ *
+ * Patches are gathered with strided slices (one per kernel offset) rather
+ * than a convolution with an identity kernel, which would cost (kh·kw·cin)²
+ * multiply-adds per position. Layout is channels-last (NHWC), dilation 1.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {ERInputError} from './errors';
+
+/** Kernel size, strides and padding of a convolution or pooling window. */
+export interface ConvGeometry {
+  kernelSize: [number, number];
+  strides: [number, number];
+  padding: 'same'|'valid';
+}
+
+/** Output size and the padding before/after along one axis (TensorFlow's SAME/VALID rules). */
+function axis(size: number, k: number, s: number, padding: 'same'|'valid'): {out: number, before: number, after: number} {
+  if (padding === 'valid') {
+    const out = Math.floor((size - k) / s) + 1;
+    return {out, before: 0, after: 0};
+  }
+  const out = Math.ceil(size / s);
+  const total = Math.max(0, (out - 1) * s + k - size);
+  const before = Math.floor(total / 2);
+  return {out, before, after: total - before};
+}
+
+/** The output height and width, and the padding, of `g` applied to an H×W input. */
+export function convOutput(height: number, width: number, g: ConvGeometry):
+    {height: number, width: number, pad: [[number, number], [number, number]]} {
+  const r = axis(height, g.kernelSize[0], g.strides[0], g.padding);
+  const c = axis(width, g.kernelSize[1], g.strides[1], g.padding);
+  if (r.out < 1 || c.out < 1) {
+    throw new ERInputError(
+        `a ${g.kernelSize.join('×')} window with '${g.padding}' padding does not fit a ` +
+        `${height}×${width} input; use 'same' padding or a smaller kernel`);
+  }
+  return {height: r.out, width: c.out, pad: [[r.before, r.after], [c.before, c.after]]};
+}
+
+/**
+ * The patches of `x` [n, H, W, c]: [n, H', W', kh·kw·c], ordered (row offset,
+ * column offset, channel) — the order of a conv kernel [kh, kw, c, f]
+ * reshaped to (kh·kw·c) × f.
+ */
+export function extractPatches(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, height, width, c] = x.shape;
+    const {height: ho, width: wo, pad} = convOutput(height, width, g);
+    const padded = pad.some(p => p[0] || p[1]) ? tf.pad(x, [[0, 0], pad[0], pad[1], [0, 0]]) : x;
+    const [kh, kw] = g.kernelSize, [sh, sw] = g.strides;
+    const pieces: tf.Tensor4D[] = [];
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        pieces.push(sh === 1 && sw === 1 ?
+            tf.slice(padded, [0, i, j, 0], [n, ho, wo, c]) :
+            tf.stridedSlice(padded, [0, i, j, 0], [n, i + (ho - 1) * sh + 1, j + (wo - 1) * sw + 1, c],
+                            [1, sh, sw, 1]) as tf.Tensor4D);
+      }
+    }
+    return pieces.length === 1 ? tf.clone(pieces[0]) : tf.concat(pieces, 3);
+  });
+}
+
+/** Places one kernel offset's values [n, H', W', c] back on the padded input grid. */
+function scatterOffset(piece: tf.Tensor4D, i: number, j: number, g: ConvGeometry,
+                       paddedH: number, paddedW: number): tf.Tensor4D {
+  const [n, ho, wo, c] = piece.shape;
+  const [sh, sw] = g.strides;
+  let spread = piece;
+  if (sh > 1 || sw > 1) {
+    // Insert stride−1 zeros after every row/column: [n, H'·sh, W'·sw, c].
+    const e = tf.reshape(piece, [n, ho, 1, wo, 1, c]);
+    spread = tf.reshape(tf.pad(e, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]),
+                        [n, ho * sh, wo * sw, c]);
+  }
+  const h = Math.min(spread.shape[1], paddedH - i), w = Math.min(spread.shape[2], paddedW - j);
+  const cut = tf.slice(spread, [0, 0, 0, 0], [n, h, w, c]);
+  return tf.pad(cut, [[0, 0], [i, paddedH - i - h], [j, paddedW - j - w], [0, 0]]);
+}
+
+/**
+ * The inverse of {@link extractPatches} for changes: each input pixel gets
+ * the mean of the changes the patches covering it propose (pixels no patch
+ * covers get 0). `patches` is [n, H', W', kh·kw·c]; returns [n, H, W, c].
+ */
+export function foldPatches(patches: tf.Tensor4D, inputShape: [number, number, number], g: ConvGeometry):
+    tf.Tensor4D {
+  return tf.tidy(() => {
+    const [height, width, c] = inputShape;
+    const {height: ho, width: wo, pad} = convOutput(height, width, g);
+    const n = patches.shape[0];
+    const [kh, kw] = g.kernelSize;
+    if (patches.shape[1] !== ho || patches.shape[2] !== wo || patches.shape[3] !== kh * kw * c) {
+      throw new ERInputError(
+          `foldPatches: patches of shape [${patches.shape}] do not match a ${kh}×${kw} window on ` +
+          `[${inputShape}] (expected [${n}, ${ho}, ${wo}, ${kh * kw * c}])`);
+    }
+    const ph = height + pad[0][0] + pad[0][1], pw = width + pad[1][0] + pad[1][1];
+    const pieces = tf.split(patches, kh * kw, 3) as tf.Tensor4D[];
+    const ones = tf.ones([1, ho, wo, 1]) as tf.Tensor4D;
+    let sum: tf.Tensor4D|null = null, count: tf.Tensor4D|null = null;
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        const s = scatterOffset(pieces[i * kw + j], i, j, g, ph, pw);
+        const k = scatterOffset(ones, i, j, g, ph, pw);
+        sum = sum ? tf.add(sum, s) as tf.Tensor4D : s;
+        count = count ? tf.add(count, k) as tf.Tensor4D : k;
+      }
+    }
+    const mean = tf.divNoNan(sum!, count!) as tf.Tensor4D;
+    return tf.slice(mean, [0, pad[0][0], pad[1][0], 0], [n, height, width, c]);
+  });
+}
+
+/** The convolution's local field `conv(x, W) + b`, as the tfjs layer computes it. */
+export function convField(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D|null, g: ConvGeometry):
+    tf.Tensor4D {
+  return tf.tidy(() => {
+    const h = tf.conv2d(x, kernel, g.strides, g.padding);
+    return bias ? tf.add(h, bias) : h;
+  });
+}
+
+/**
+ * How a pooling layer passes a target down: the change wanted at each
+ * pooled output goes to the input(s) that produced it.
+ * - max: the whole change goes to the window's arg-max (where one input is
+ *   the arg-max of several windows, it gets the mean of their changes);
+ *   other inputs keep their value.
+ * - avg: every input of the window moves by the window's change, so the
+ *   window mean moves by exactly that (inputs in several windows get the
+ *   weighted mean of their changes).
+ * Returns the target of the pooling input, `x + routed change`.
+ */
+export function poolPreimage(kind: 'max'|'avg', x: tf.Tensor4D, outTarget: tf.Tensor4D, g: ConvGeometry):
+    tf.Tensor4D {
+  return tf.tidy(() => {
+    const pool = (t: tf.Tensor4D) => kind === 'max' ? tf.maxPool(t, g.kernelSize, g.strides, g.padding) :
+                                                      tf.avgPool(t, g.kernelSize, g.strides, g.padding);
+    const out = pool(x);
+    const change = tf.sub(outTarget, out) as tf.Tensor4D;
+    // ∂/∂x of Σ pool(x)·v spreads v over each window by the pooling's own rule
+    // (arg-max for max, 1/window for avg); dividing by the spread of ones
+    // turns it into the (weighted) mean change per input.
+    const spread = (v: tf.Tensor4D) => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(pool(t as tf.Tensor4D), v)))(x);
+    const moved = spread(change), weight = spread(tf.onesLike(change) as tf.Tensor4D);
+    return tf.add(x, tf.divNoNan(moved, weight)) as tf.Tensor4D;
+  });
+}

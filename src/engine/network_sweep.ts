@@ -1,0 +1,297 @@
+/**
+ * One ER update of a network with convolution and pooling units (see
+ * `units.ts`), streamed over batches — the same sweep as `ERSweep` for dense
+ * chains (ER-ALGORITHM.md §3), generalised:
+ *
+ * 1. First pass (`addBatch`): forward, reflect the output field, accumulate
+ *    the output unit's ridge statistics. Solve it.
+ * 2. For each lower trainable unit, top-down, one pass: forward with the old
+ *    weights; carry the reflected output target down — through the new
+ *    weights of the solved units above (pre-image, then the hidden reflection
+ *    rule), through pooling (routed to the arg-max / spread over the window)
+ *    and flatten (reshaped) — and accumulate that unit's statistics: for a
+ *    convolution, one regression row per image and output position (patch →
+ *    filter field), so the Gram is (kh·kw·cin)² whatever the image count or
+ *    size. Solve.
+ * 3. Refresh: one more pass re-solves the output unit on the new features
+ *    against the same reflected targets.
+ *
+ * Plain ER only (no 'erls' step search) and no Gram cache between updates.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {ERInputError} from './errors';
+import {activate} from './activations';
+import {preimageOperator} from './preimage';
+import {reflectHidden, reflectOutput, targetRange} from './reflect';
+import {RidgeAccumulator, RidgeSolution} from './ridge';
+import {SweepConfig, SweepReport} from './sweep';
+import {designRows, fieldRows, forwardUnits, isSolved, kernelMatrix, NetworkUnit, rowWidth, SolvedUnit,
+        unitPreimage, unitWidth, UnitWeights, validateUnits} from './units';
+
+/** Batches of inputs (any rank) and targets (the output's shape); may be walked several times. */
+export type UnitBatchSource = () => Iterable<[tf.Tensor, tf.Tensor]>;
+
+/** New weights per unit (null: unchanged or no weights) and the report. */
+export interface NetworkSweepResult {
+  weights: Array<UnitWeights|null>;
+  report: SweepReport;
+}
+
+/**
+ * One ER update of a network of units, fed batch by batch.
+ *
+ * ```ts
+ * const sweep = new NetworkSweep(units, [32, 32, 3], {alpha: 1e-3});
+ * for (const [x, y] of batches) sweep.addBatch(x, y);
+ * const {weights, report} = sweep.finish(() => batches);
+ * ```
+ */
+export class NetworkSweep {
+  private readonly alpha: number;
+  private readonly beta: number;
+  private readonly refresh: boolean;
+  private readonly out: number;
+  private readonly lowest: number;
+  private readonly shapes: number[][];
+  private readonly outShape: number[];
+  private readonly t0 = now();
+  private readonly seconds = {gram: 0, solve: 0, target: 0, search: 0, total: 0};
+  private outAcc: RidgeAccumulator|null = null;
+  private finite: tf.Tensor|null = null;
+  private yMin: tf.Tensor|null = null;
+  private yMax: tf.Tensor|null = null;
+  private rows = 0;
+  private done = false;
+
+  /**
+   * @param units the network, input to output (the caller keeps the tensors).
+   * @param inputShape one example's shape, e.g. [32, 32, 3] or [784].
+   */
+  constructor(private readonly units: NetworkUnit[], inputShape: number[], config: SweepConfig = {}) {
+    this.shapes = validateUnits(units, inputShape);
+    this.alpha = config.alpha ?? 1e-3;
+    this.beta = config.beta ?? 0.1;
+    this.refresh = config.refresh ?? true;
+    if ((config.mode ?? 'er') !== 'er') {
+      throw new ERInputError(
+          `mode '${config.mode}' (the automatic step search) is implemented for dense networks only; ` +
+          `use er({mode: 'er'}) with conv2d layers`);
+    }
+    for (const [k, v] of [['alpha', this.alpha], ['beta', this.beta]] as Array<[string, number]>) {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+        throw new ERInputError(`option ${k} must be a finite number >= 0, got ${v}`);
+      }
+    }
+    this.out = units.length - 1;
+    this.lowest = units.findIndex(u => isSolved(u) && u.trainable);
+    if (this.lowest < 0) throw new ERInputError('no trainable layer: every layer has trainable = false');
+    const o = this.outUnit;
+    const last = this.shapes[this.out];
+    this.outShape = o.kind === 'dense' ? [unitWidth(o)] : (() => {
+      const probe = tf.tidy(() => forwardUnits([o], tf.zeros([1, ...last])).fields[0]!.shape.slice(1));
+      return probe;
+    })();
+  }
+
+  private get outUnit(): SolvedUnit {
+    return this.units[this.out] as SolvedUnit;
+  }
+
+  /** True when {@link finish} needs the data again (trainable units below the output). */
+  get needsMorePasses(): boolean {
+    return this.lowest < this.out;
+  }
+
+  /** Rows (examples) seen by the first pass so far. */
+  get rowCount(): number {
+    return this.rows;
+  }
+
+  /** First pass, one batch: forward, reflect the output, accumulate the output unit's statistics. */
+  addBatch(x: tf.Tensor, y: tf.Tensor): void {
+    if (this.done) throw new Error('this NetworkSweep has finished; start a new one');
+    this.checkBatch(x, y);
+    const ta = now();
+    const o = this.outUnit;
+    if (o.trainable && this.outAcc == null) {
+      this.outAcc = new RidgeAccumulator(rowWidth(o), unitWidth(o), o.name);
+    }
+    tf.tidy(() => {
+      const {inputs, fields} = forwardUnits(this.units, x);
+      if (this.outAcc != null) {
+        const t = reflectOutput(o.activation, fields[this.out]!, y);
+        this.outAcc.add(designRows(o, inputs[this.out]), fieldRows(o, t));
+      }
+      const ok = tf.logicalAnd(tf.all(tf.isFinite(x)), tf.all(tf.isFinite(y)));
+      this.finite = this.fold(this.finite, ok, tf.logicalAnd);
+      this.yMin = this.fold(this.yMin, tf.min(y), tf.minimum);
+      this.yMax = this.fold(this.yMax, tf.max(y), tf.maximum);
+    });
+    this.rows += x.shape[0];
+    this.seconds.gram += now() - ta;
+  }
+
+  /**
+   * Completes the update (see the module comment); `source` must give the
+   * same examples as the first pass. Releases all internal state, also on error.
+   */
+  finish(source?: UnitBatchSource): NetworkSweepResult {
+    if (this.done) throw new Error('this NetworkSweep has finished; start a new one');
+    this.done = true;
+    const {units, out, lowest, alpha, beta} = this;
+    const o = this.outUnit;
+    const warnings: string[] = [];
+    const lambdas: Record<string, number> = {};
+    const newWeights: Array<UnitWeights|null> = units.map(() => null);
+    const operators: Array<tf.Tensor2D|null> = units.map(() => null);
+    const accs: RidgeAccumulator[] = [];
+    let passes = 1;
+    const weightsOf = (i: number): UnitWeights => newWeights[i] ?? (units[i] as SolvedUnit);
+    const solveInto = (i: number, acc: RidgeAccumulator) => {
+      const u = units[i] as SolvedUnit;
+      const ts = now();
+      const sol = acc.solve({alpha, fitIntercept: u.bias != null});
+      this.seconds.solve += now() - ts;
+      lambdas[u.name] = sol.lambdaUsed;
+      warnings.push(...sol.warnings);
+      disposeWeights(newWeights[i]);
+      newWeights[i] = toWeights(u, sol);
+    };
+    /** Field target of solved unit k, carried from the output through the new weights above. */
+    const targetDownTo = (k: number, inputs: tf.Tensor[], fields: Array<tf.Tensor|null>, y: tf.Tensor) => {
+      let t = reflectOutput(o.activation, fields[out]!, y);  // a field target of unit `out`
+      for (let j = out; j > k; j--) {
+        const u = units[j];
+        const below = unitPreimage(u, inputs[j], t, isSolved(u) ? weightsOf(j) : null, operators[j]);
+        // `below` is the target of unit j−1's output; a solved unit turns it into a field target.
+        const prev = units[j - 1];
+        t = isSolved(prev) ? reflectHidden(prev.activation, fields[j - 1]!, below) : below;
+      }
+      return t;
+    };
+    try {
+      this.checkFirstPass();
+      if (this.needsMorePasses && source == null) {
+        throw new ERInputError('this network has trainable hidden layers: finish() needs the data again');
+      }
+      if (this.outAcc != null) solveInto(out, this.outAcc);
+      for (let k = out - 1; k >= lowest; k--) {
+        const above = units[k + 1];
+        if (isSolved(above)) operators[k + 1] = preimageOperator(kernelMatrix(above, weightsOf(k + 1).kernel), beta);
+        const u = units[k];
+        if (!isSolved(u) || !u.trainable) continue;
+        const acc = new RidgeAccumulator(rowWidth(u), unitWidth(u), u.name);
+        accs.push(acc);
+        const tt = now();
+        for (const [x, y] of source!()) {
+          tf.tidy(() => {
+            const {inputs, fields} = forwardUnits(units, x);
+            const t = targetDownTo(k, inputs, fields, y);
+            acc.add(designRows(u, inputs[k]), fieldRows(u, t));
+          });
+        }
+        passes++;
+        this.seconds.target += now() - tt;
+        solveInto(k, acc);
+      }
+      const hiddenChanged = newWeights.some((w, i) => w != null && i < out);
+      if (this.refresh && o.trainable && hiddenChanged) {
+        const tr = now();
+        const acc = new RidgeAccumulator(rowWidth(o), unitWidth(o), o.name);
+        accs.push(acc);
+        for (const [x, y] of source!()) {
+          tf.tidy(() => {
+            const old = forwardUnits(units, x);
+            const target = reflectOutput(o.activation, old.fields[out]!, y);
+            acc.add(designRows(o, forwardUnits(units, x, newWeights).inputs[out]), fieldRows(o, target));
+          });
+        }
+        passes++;
+        this.seconds.gram += now() - tr;
+        solveInto(out, acc);
+      }
+      this.seconds.total = now() - this.t0;
+      return {
+        weights: newWeights,
+        report: {rows: this.rows, passes, gamma: 1, inputGramReused: false, outputGramReused: false, lambdas,
+                 seconds: {...this.seconds}, warnings},
+      };
+    } catch (e) {
+      newWeights.forEach(disposeWeights);
+      throw e;
+    } finally {
+      accs.forEach(a => a.dispose());
+      tf.dispose(operators.filter(m => m != null) as tf.Tensor[]);
+      this.release();
+    }
+  }
+
+  /** Abandons the update, releasing its tensors. */
+  dispose(): void {
+    this.done = true;
+    this.release();
+  }
+
+  private release() {
+    this.outAcc?.dispose();
+    this.outAcc = null;
+    tf.dispose([this.finite, this.yMin, this.yMax].filter(t => t != null) as tf.Tensor[]);
+    this.finite = this.yMin = this.yMax = null;
+  }
+
+  private fold(acc: tf.Tensor|null, v: tf.Tensor, op: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): tf.Tensor {
+    const next = tf.keep(acc == null ? v : op(acc, v));
+    acc?.dispose();
+    return next;
+  }
+
+  private checkBatch(x: tf.Tensor, y: tf.Tensor) {
+    const want = this.shapes[0];
+    if (x.rank !== want.length + 1 || !x.shape.slice(1).every((d, i) => d === want[i])) {
+      throw new ERInputError(
+          `${this.units[0].name}: inputs must have shape [rows, ${want}], got [${x.shape}]`);
+    }
+    if (x.shape[0] === 0) throw new ERInputError('empty batch (0 rows) in the inputs');
+    if (y.rank !== this.outShape.length + 1 || y.shape[0] !== x.shape[0] ||
+        !y.shape.slice(1).every((d, i) => d === this.outShape[i])) {
+      throw new ERInputError(
+          `${this.outUnit.name}: targets must have shape [${x.shape[0]}, ${this.outShape}] to match ` +
+          `the inputs and the output, got [${y.shape}]`);
+    }
+  }
+
+  private checkFirstPass() {
+    if (this.rows === 0) throw new ERInputError('the data gave no rows; pass at least one non-empty batch');
+    const [ok, lo, hi] = [this.finite!, this.yMin!, this.yMax!].map(t => t.dataSync()[0]);
+    if (ok !== 1) {
+      throw new ERInputError('the inputs or targets contain NaN or Infinity; clean the data. Weights were not changed.');
+    }
+    const act = this.outUnit.activation;
+    const [min, max] = targetRange(act);
+    if (lo < min || hi > max) {
+      throw new ERInputError(
+          `${this.outUnit.name}: targets lie in [${lo}, ${hi}] but a ${act} output needs them in ` +
+          `[${min}, ${max}]; rescale them or use a linear output. Weights were not changed.`);
+    }
+  }
+}
+
+function toWeights(u: SolvedUnit, sol: RidgeSolution): UnitWeights {
+  return {
+    kernel: tf.tensor(Float32Array.from(sol.W), u.kernel.shape),
+    bias: u.bias != null ? tf.tensor1d(Float32Array.from(sol.b)) : null,
+  };
+}
+
+function disposeWeights(w: UnitWeights|null|undefined) {
+  if (w == null) return;
+  w.kernel.dispose();
+  w.bias?.dispose();
+}
+
+function now(): number {
+  return (typeof performance !== 'undefined' ? performance.now() : Date.now()) / 1000;
+}
+
+// Keep `activate` referenced for readers: hidden outputs are f(h) (see forwardUnits).
+void activate;

@@ -1,0 +1,119 @@
+import * as tf from '@tensorflow/tfjs';
+import {ConvGeometry, extractPatches, foldPatches, NetworkSweep, poolPreimage} from '../src/index';
+import {describeBackends, expectNoLeak} from './helpers/backends';
+import {maxDiff} from './helpers/data';
+import {maxRelErr, ridgeReference} from './helpers/linalg';
+
+/** Explicit float64 patches of one NHWC image batch, TensorFlow SAME/VALID padding, row-major positions. */
+function explicitPatches(x: number[][][][], g: ConvGeometry): number[][] {
+  const [kh, kw] = g.kernelSize, [sh, sw] = g.strides;
+  const H = x[0].length, W = x[0][0].length, C = x[0][0][0].length;
+  let ho: number, wo: number, top = 0, left = 0;
+  if (g.padding === 'valid') {
+    ho = Math.floor((H - kh) / sh) + 1;
+    wo = Math.floor((W - kw) / sw) + 1;
+  } else {
+    ho = Math.ceil(H / sh);
+    wo = Math.ceil(W / sw);
+    top = Math.floor(Math.max(0, (ho - 1) * sh + kh - H) / 2);
+    left = Math.floor(Math.max(0, (wo - 1) * sw + kw - W) / 2);
+  }
+  const rows: number[][] = [];
+  for (const img of x) {
+    for (let r = 0; r < ho; r++) {
+      for (let c = 0; c < wo; c++) {
+        const row: number[] = [];
+        for (let i = 0; i < kh; i++) {
+          for (let j = 0; j < kw; j++) {
+            const y = r * sh + i - top, xx = c * sw + j - left;
+            for (let ch = 0; ch < C; ch++) row.push(y >= 0 && y < H && xx >= 0 && xx < W ? img[y][xx][ch] : 0);
+          }
+        }
+        rows.push(row);
+      }
+    }
+  }
+  return rows;
+}
+
+const GEOMETRIES: Array<[string, ConvGeometry]> = [
+  ['3×3 same stride 1', {kernelSize: [3, 3], strides: [1, 1], padding: 'same'}],
+  ['3×3 valid stride 1', {kernelSize: [3, 3], strides: [1, 1], padding: 'valid'}],
+  ['3×2 same stride 2', {kernelSize: [3, 2], strides: [2, 2], padding: 'same'}],
+  ['2×2 valid stride (2, 1)', {kernelSize: [2, 2], strides: [2, 1], padding: 'valid'}],
+];
+
+describeBackends('conv engine (patches, fold, pooling, conv sweep)', () => {
+  let x: tf.Tensor4D;
+  beforeAll(() => x = tf.randomNormal([3, 7, 6, 2], 0.2, 1, 'float32', 31) as tf.Tensor4D);
+  afterAll(() => x.dispose());
+
+  for (const [name, g] of GEOMETRIES) {
+    it(`extractPatches equals explicit patches (${name})`, () => {
+      const ref = explicitPatches(x.arraySync(), g);
+      const p = extractPatches(x, g);
+      const rows = tf.tidy(() => tf.reshape(p, [-1, p.shape[3]]).arraySync() as number[][]);
+      expect(rows.length).toBe(ref.length);
+      expect(maxRelErr(rows, ref)).toBeLessThan(1e-6);
+      p.dispose();
+    });
+
+    it(`foldPatches undoes extractPatches where patches cover the image (${name})`, () => {
+      const folded = tf.tidy(() => foldPatches(extractPatches(x, g), [7, 6, 2], g));
+      // covered pixels come back exactly; uncovered ones (strided 'valid') get 0
+      const covered = tf.tidy(() => tf.notEqual(foldPatches(extractPatches(tf.onesLike(x), g), [7, 6, 2], g), 0));
+      const expected = tf.tidy(() => tf.where(covered, x, tf.zerosLike(x)));
+      expect(maxDiff(folded, expected)).toBeLessThan(1e-5);
+      tf.dispose([folded, covered, expected]);
+    });
+
+    it(`identity-activation conv layer: one ER solve is the float64 ridge on explicit patches (${name})`, async () => {
+      const filters = 3, kh = g.kernelSize[0], kw = g.kernelSize[1];
+      const kernel = tf.randomNormal([kh, kw, 2, filters], 0, 0.3, 'float32', 5);
+      const bias = tf.zeros([filters]) as tf.Tensor1D;
+      const unit = {kind: 'conv2d' as const, name: 'conv', kernel, bias, activation: 'linear' as const,
+                    trainable: true, geometry: g};
+      // targets: a noisy linear map of the patches
+      const wTrue = tf.randomNormal([kh, kw, 2, filters], 0, 1, 'float32', 6);
+      const y = tf.tidy(() => tf.add(tf.conv2d(x, wTrue as tf.Tensor4D, g.strides, g.padding),
+                                     tf.randomNormal([1], 0.5, 0.1, 'float32', 7)));
+      const yNoisy = tf.tidy(() => tf.add(y, tf.randomNormal(y.shape, 0, 0.1, 'float32', 8)));
+      const {W, b, report} = await expectNoLeak(() => {
+        const sweep = new NetworkSweep([unit], [7, 6, 2], {alpha: 1e-3});
+        const [x1, x2] = tf.split(x, [2, 1]);
+        const [y1, y2] = tf.split(yNoisy, [2, 1]);
+        sweep.addBatch(x1, y1);
+        sweep.addBatch(x2, y2);
+        tf.dispose([x1, x2, y1, y2]);
+        const r = sweep.finish();
+        const out = {W: tf.tidy(() => tf.reshape(r.weights[0]!.kernel, [kh * kw * 2, filters]).arraySync() as number[][]),
+                     b: Array.from(r.weights[0]!.bias!.dataSync()), report: r.report};
+        tf.dispose([r.weights[0]!.kernel, r.weights[0]!.bias!]);
+        return out;
+      });
+      const X = explicitPatches(x.arraySync(), g);
+      const T = tf.tidy(() => tf.reshape(yNoisy, [-1, filters]).arraySync() as number[][]);
+      const ref = ridgeReference(X, T, 1e-3);
+      expect(maxRelErr(W, ref.W)).toBeLessThan(1e-3);
+      expect(maxRelErr([b], [ref.b])).toBeLessThan(1e-3);
+      expect(report.rows).toBe(3);
+      tf.dispose([kernel, bias, wTrue, y, yNoisy]);
+    });
+  }
+
+  it('max pooling routes the target change to the arg-max; avg pooling moves every input of the window', () => {
+    const a = tf.tensor4d([1, 5, 2, 0, 3, 1, 4, 2, 0, 6, 1, 1, 2, 2, 7, 3], [1, 4, 4, 1]);
+    const g: ConvGeometry = {kernelSize: [2, 2], strides: [2, 2], padding: 'valid'};
+    const target = tf.tensor4d([6, 3, 9, 8], [1, 2, 2, 1]);  // maxima are 5, 4, 6, 7
+    const m = poolPreimage('max', a, target, g);
+    expect(Array.from(m.dataSync())).toEqual([1, 6, 2, 0, 3, 1, 3, 2, 0, 9, 1, 1, 2, 2, 8, 3]);
+    const avgTarget = tf.tensor4d([3, 2, 4, 4], [1, 2, 2, 1]);  // means are 2.5, 1.25, 2, 3.25
+    const v = poolPreimage('avg', a, avgTarget, g);
+    const means = tf.avgPool(v, [2, 2], [2, 2], 'valid');
+    expect(maxDiff(means, avgTarget)).toBeLessThan(1e-5);
+    // every input of the first window moved by the same 3 − 2.5
+    const d = tf.sub(v, a).dataSync();
+    for (const i of [0, 1, 4, 5]) expect(d[i]).toBeCloseTo(0.5, 5);
+    tf.dispose([a, target, m, avgTarget, v, means]);
+  });
+});
