@@ -3,14 +3,16 @@
  * `er()`, in place, keeping its weights.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
+import {ERConv2D} from './layers/er_conv2d';
 import {ERDense} from './layers/er_dense';
 import {extractChain} from './training/chain';
 
 /**
- * Turns the dense layers that ER trains into {@link ERDense} layers (same
- * weights and behaviour; they now report to ER and save as `ERDense`), after
- * checking every layer: a layer type ER cannot train (LSTM, BatchNormalization,
- * Conv2D, …) with trainable weights gets an error naming it and its class;
+ * Turns the dense and conv2d layers that ER trains into {@link ERDense} /
+ * {@link ERConv2D} layers (same weights and behaviour; they now report to ER
+ * and save under those class names), after checking every layer: a layer type
+ * ER cannot train (LSTM, BatchNormalization, …) with trainable weights gets
+ * an error naming it and its class;
  * frozen or weightless layers before the trained part are passed through.
  * Returns the same model.
  *
@@ -26,8 +28,9 @@ import {extractChain} from './training/chain';
  */
 export function attachER<T extends tfl.LayersModel>(model: T): T {
   const chain = extractChain(model);
-  for (const d of chain.denses) {
-    if (!(d.layer instanceof ERDense)) Object.setPrototypeOf(d.layer, ERDense.prototype);
+  for (const d of chain.solved) {
+    const cls = d.kind === 'conv2d' ? ERConv2D : ERDense;
+    if (!(d.layer instanceof cls)) Object.setPrototypeOf(d.layer, cls.prototype);
   }
   return model;
 }

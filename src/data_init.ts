@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import {ERInputError} from './engine/errors';
 import {dataScaledInit} from './engine/network';
 import {chainStates, extractChain} from './training/chain';
 
@@ -21,6 +22,11 @@ import {chainStates, extractChain} from './training/chain';
 export function initializeFromData(model: tfl.LayersModel, x: tf.Tensor,
                                    options: {seed?: number} = {}): void {
   const chain = extractChain(model);
+  if (chain.hasConv) {
+    throw new ERInputError(
+        `initializeFromData: model '${model.name}' has conv2d or pooling layers; the data-scaled ` +
+        `initialisation is defined for dense chains only (keep tfjs's initialisers)`);
+  }
   const states = chainStates(chain);
   const features = tf.tidy(() => {
     if (chain.start === model.layers[0] ||
@@ -33,7 +39,7 @@ export function initializeFromData(model: tfl.LayersModel, x: tf.Tensor,
   const weights = dataScaledInit(states, features, options.seed ?? 0);
   features.dispose();
   weights.forEach((w, i) => {
-    const d = chain.denses[i];
+    const d = chain.solved[i];
     if (d.layer.trainable) {
       d.kernel.write(w.kernel);
       if (d.bias != null && w.bias != null) d.bias.write(w.bias);

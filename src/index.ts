@@ -16,6 +16,7 @@ export {ERHead, ERHeadLayerArgs} from './layers/er_head';
 export {initializeFromData} from './data_init';
 export {ERConfig, er, ExpectationReflection} from './optimizer/expectation_reflection';
 export {ERDense, ERDenseLayerArgs} from './layers/er_dense';
+export {ERConv2D, ERConv2DLayerArgs} from './layers/er_conv2d';
 export {ERLossName, SUPPORTED_LOSSES} from './training/losses';
 export {ERUpdateSchedule} from './training/controller';
 export {erLayers};

@@ -1,14 +1,16 @@
 /**
- * Finds, in a tfjs LayersModel, the part ER trains: a chain of dense layers
- * ending at the model's single output. Layers before the chain's first
- * trainable layer form a frozen feature extractor and may be anything;
- * inside the chain, only layers ER can solve or pass targets through are
- * allowed.
+ * Finds, in a tfjs LayersModel, the part ER trains: a chain of dense and
+ * conv2d layers (with pooling and flatten between them) ending at the model's
+ * single output. Layers before the chain's first trainable layer form a
+ * frozen feature extractor and may be anything; inside the chain, only layers
+ * ER can solve or pass targets through are allowed.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import {ERActivation, toERActivation} from '../engine/activations';
 import {ERInputError} from '../engine/errors';
+import {ConvGeometry} from '../engine/conv';
 import {DenseState} from '../engine/network';
+import {NetworkUnit} from '../engine/units';
 import * as tf from '@tensorflow/tfjs-core';
 import {isERLayer} from './capture';
 
@@ -17,29 +19,46 @@ type LayerVariable = tfl.LayerVariable;
 
 /** Dense layer classes ER solves. */
 const DENSE = ['Dense', 'ERDense'];
+/** Convolution layer classes ER solves. */
+const CONV = ['Conv2D', 'ERConv2D'];
+/** Pooling layers targets are routed through. */
+const POOL: Record<string, 'maxPool'|'avgPool'> = {MaxPooling2D: 'maxPool', AveragePooling2D: 'avgPool'};
 /** Layers that are the identity at inference: targets pass straight through. */
-const PASS_THROUGH = ['Dropout', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout',
-                      'SpatialDropout1D', 'Flatten'];
+const IDENTITY = ['Dropout', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'SpatialDropout1D',
+                  'SpatialDropout2D'];
 const SUPPORTED_TEXT =
-    `Supported in the trained part: ${DENSE.join(', ')} (erLayers.dense or attachER), ` +
-    `Activation (${['linear', 'relu', 'tanh', 'sigmoid', 'softmax'].join('/')}), ` +
-    `${PASS_THROUGH.join(', ')}. Layers before the first trainable layer may be of any ` +
-    `type if they are frozen (layer.trainable = false).`;
+    `Supported in the trained part: ${DENSE.join(', ')}, ${CONV.join(', ')} (erLayers.dense / ` +
+    `erLayers.conv2d or attachER), Activation (${['linear', 'relu', 'tanh', 'sigmoid', 'softmax'].join('/')}), ` +
+    `${Object.keys(POOL).join(', ')}, Flatten, ${IDENTITY.join(', ')}. Layers before the first trainable ` +
+    `layer may be of any type if they are frozen (layer.trainable = false).`;
 
-/** One dense layer of the chain. */
-export interface ChainDense {
+/** One layer of the chain whose weights ER solves (dense or conv2d). */
+export interface SolvedLayer {
+  kind: 'dense'|'conv2d';
   layer: Layer;
   kernel: LayerVariable;
   bias: LayerVariable|null;
   activation: ERActivation;
+  /** conv2d: strides and padding. */
+  geometry?: ConvGeometry;
 }
+
+/** One step of the chain: a solved layer, or a layer targets pass through. */
+export type ChainUnit =
+    {kind: 'solved', solved: SolvedLayer}|
+    {kind: 'maxPool'|'avgPool', layer: Layer, geometry: ConvGeometry}|
+    {kind: 'flatten', layer: Layer};
 
 /** The trained part of a model. */
 export interface ModelChain {
   /** The first layer of the chain: its input is what ER records. */
   start: Layer;
-  /** Dense layers from input to output. */
-  denses: ChainDense[];
+  /** The layers whose weights ER solves, from input to output. */
+  solved: SolvedLayer[];
+  /** Every step from `start` to the output (identity layers left out). */
+  units: ChainUnit[];
+  /** True when the chain has conv2d or pooling layers (trained by the general network sweep). */
+  hasConv: boolean;
   /** Whether `start` reports its input to ER (ERDense, or attached). */
   capturing: boolean;
   /** The symbolic tensor feeding `start` in this model. */
@@ -105,57 +124,116 @@ export function extractChain(model: tfl.LayersModel): ModelChain {
         `nothing for ER to train`);
   }
   for (const l of path) {
-    if (hasTrainableWeights(l) && !DENSE.includes(className(l))) {
+    if (hasTrainableWeights(l) && !DENSE.includes(className(l)) && !CONV.includes(className(l))) {
       throw new ERInputError(`${describe(l)}: ER cannot train this layer type. ${SUPPORTED_TEXT}`);
     }
   }
-  const denses: ChainDense[] = [];
+  const solved: SolvedLayer[] = [];
+  const units: ChainUnit[] = [];
   for (const l of path.slice(startIndex)) {
     const cls = className(l);
-    if (DENSE.includes(cls)) {
-      // tslint:disable-next-line:no-any
-      const cfg = l.getConfig() as any;
+    // tslint:disable-next-line:no-any
+    const cfg = l.getConfig() as any;
+    if (DENSE.includes(cls) || CONV.includes(cls)) {
       const [kernel, bias] = l.weights;
-      if (kernel == null || kernel.shape.length !== 2) {
+      const conv = CONV.includes(cls);
+      if (kernel == null || kernel.shape.length !== (conv ? 4 : 2)) {
         throw new ERInputError(`${describe(l)} is not built yet; build or call the model first`);
       }
-      denses.push({layer: l, kernel, bias: bias ?? null,
-                   activation: toERActivation(cfg.activation, `layer '${l.name}'`)});
+      const s: SolvedLayer = {kind: conv ? 'conv2d' : 'dense', layer: l, kernel, bias: bias ?? null,
+                              activation: toERActivation(cfg.activation, `layer '${l.name}'`)};
+      if (conv) s.geometry = convGeometryOf(l, cfg);
+      solved.push(s);
+      units.push({kind: 'solved', solved: s});
     } else if (cls === 'Activation') {
-      const last = denses[denses.length - 1];
-      // tslint:disable-next-line:no-any
-      const act = toERActivation((l.getConfig() as any).activation, `layer '${l.name}'`);
-      if (last == null || last.activation !== 'linear') {
+      const last = units[units.length - 1];
+      const act = toERActivation(cfg.activation, `layer '${l.name}'`);
+      if (last == null || last.kind !== 'solved' || last.solved.activation !== 'linear') {
         throw new ERInputError(
-            `${describe(l)} must directly follow a dense layer without activation ` +
+            `${describe(l)} must directly follow a dense or conv2d layer without activation ` +
             `(ER folds it into that layer). ${SUPPORTED_TEXT}`);
       }
-      last.activation = act;
-    } else if (!PASS_THROUGH.includes(cls)) {
+      last.solved.activation = act;
+    } else if (POOL[cls] != null) {
+      units.push({kind: POOL[cls], layer: l, geometry: poolGeometryOf(l, cfg)});
+    } else if (cls === 'Flatten') {
+      units.push({kind: 'flatten', layer: l});
+    } else if (!IDENTITY.includes(cls)) {
       throw new ERInputError(
           `${describe(l)} sits between trainable layers, and ER cannot pass targets ` +
           `through it. ${SUPPORTED_TEXT}`);
     }
   }
-  denses.forEach((d, i) => {
-    if (i < denses.length - 1 && d.activation === 'softmax') {
+  solved.forEach((d, i) => {
+    if (i < solved.length - 1 && d.activation === 'softmax') {
       throw new ERInputError(
           `layer '${d.layer.name}': softmax is only supported on the output layer`);
     }
   });
+  const last = units[units.length - 1];
+  if (last == null || last.kind !== 'solved') {
+    throw new ERInputError(
+        `model '${model.name}': the output layer must be a dense or conv2d layer (or an Activation ` +
+        `after one) for ER to train it; got ${describe(path[path.length - 1])}`);
+  }
+  const hasConv = units.some(u => u.kind !== 'flatten' && (u.kind !== 'solved' || u.solved.kind === 'conv2d'));
   const start = path[startIndex];
   const startInput = nodes[startIndex].inputTensors[0] as tfl.SymbolicTensor;
-  return {start, denses, capturing: isERLayer(start), startInput,
+  return {start, solved, units, hasConv, capturing: isERLayer(start), startInput,
           startIsModelInput: model.inputs.length === 1 && startInput === model.inputs[0]};
 }
 
-/** The chain as engine layers: the variables' current values (not copied). */
+function pair(v: number|number[]|undefined, fallback: [number, number]): [number, number] {
+  if (v == null) return fallback;
+  return Array.isArray(v) ? [v[0], v[1] ?? v[0]] : [v, v];
+}
+
+// tslint:disable-next-line:no-any
+function convGeometryOf(l: Layer, cfg: any): ConvGeometry {
+  if (cfg.dataFormat != null && cfg.dataFormat !== 'channelsLast') {
+    throw new ERInputError(`${describe(l)}: ER needs dataFormat 'channelsLast' (NHWC), got '${cfg.dataFormat}'`);
+  }
+  const dilation = pair(cfg.dilationRate, [1, 1]);
+  if (dilation[0] !== 1 || dilation[1] !== 1) {
+    throw new ERInputError(`${describe(l)}: ER supports dilationRate 1 only, got [${dilation}]`);
+  }
+  if (cfg.padding !== 'same' && cfg.padding !== 'valid') {
+    throw new ERInputError(`${describe(l)}: ER supports padding 'same' or 'valid', got '${cfg.padding}'`);
+  }
+  const k = pair(cfg.kernelSize, [1, 1]);
+  return {kernelSize: k, strides: pair(cfg.strides, [1, 1]), padding: cfg.padding};
+}
+
+// tslint:disable-next-line:no-any
+function poolGeometryOf(l: Layer, cfg: any): ConvGeometry {
+  if (cfg.dataFormat != null && cfg.dataFormat !== 'channelsLast') {
+    throw new ERInputError(`${describe(l)}: ER needs dataFormat 'channelsLast' (NHWC), got '${cfg.dataFormat}'`);
+  }
+  const size = pair(cfg.poolSize, [2, 2]);
+  return {kernelSize: size, strides: pair(cfg.strides, size), padding: cfg.padding === 'same' ? 'same' : 'valid'};
+}
+
+/** A dense-only chain as engine layers: the variables' current values (not copied). */
 export function chainStates(chain: ModelChain): DenseState[] {
-  return chain.denses.map(d => ({
+  return chain.solved.map(d => ({
     name: d.layer.name,
     kernel: d.kernel.read() as tf.Tensor2D,
     bias: d.bias ? d.bias.read() as tf.Tensor1D : null,
     activation: d.activation,
     trainable: d.layer.trainable,
   }));
+}
+
+/** The chain as engine units (any chain): the variables' current values (not copied). */
+export function chainUnits(chain: ModelChain): NetworkUnit[] {
+  return chain.units.map((u): NetworkUnit => {
+    if (u.kind === 'solved') {
+      const d = u.solved;
+      return {kind: d.kind, name: d.layer.name, kernel: d.kernel.read(),
+              bias: d.bias ? d.bias.read() as tf.Tensor1D : null, activation: d.activation,
+              trainable: d.layer.trainable, geometry: d.geometry};
+    }
+    if (u.kind === 'flatten') return {kind: 'flatten', name: u.layer.name};
+    return {kind: u.kind, name: u.layer.name, geometry: u.geometry};
+  });
 }

@@ -7,10 +7,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {ERInputError} from '../engine/errors';
-import {BatchSource, ERSweep, SweepCache, SweepConfig, SweepReport} from '../engine/sweep';
+import {NetworkSweep, NetworkSweepResult} from '../engine/network_sweep';
+import {BatchSource, ERSweep, SweepCache, SweepConfig, SweepReport, SweepResult} from '../engine/sweep';
 import {CaptureListener, CaptureSession, setCaptureListener, withCaptureSession} from './capture';
-import {chainStates, extractChain, ModelChain} from './chain';
-import {checkLossActivation, ERLossName, resolveLoss, targetMatrix} from './losses';
+import {chainStates, chainUnits, extractChain, ModelChain} from './chain';
+import {checkLossActivation, ERLossName, resolveLoss, targetTensor} from './losses';
 import {FitParams, setController, TrainingController, unsetController, wrapLossForTargets} from './registry';
 
 /** When updates are applied. */
@@ -34,8 +35,8 @@ export class ERController implements CaptureListener, TrainingController {
   updates = 0;
   private readonly loss: ERLossName;
   private chain: ModelChain;
-  private sweep: ERSweep|null = null;
-  private epochData: Array<[tf.Tensor2D, tf.Tensor2D]> = [];
+  private sweep: ERSweep|NetworkSweep|null = null;
+  private epochData: Array<[tf.Tensor, tf.Tensor]> = [];
   private readonly cache = new SweepCache();
   private fitting = false;
   /** The tensors of the running fit() (not copied), when ER can walk them again. */
@@ -50,7 +51,7 @@ export class ERController implements CaptureListener, TrainingController {
   constructor(readonly model: tfl.LayersModel, private readonly config: ControllerConfig) {
     this.loss = resolveLoss(model.loss, model.name);
     this.chain = extractChain(model);
-    const out = this.chain.denses[this.chain.denses.length - 1];
+    const out = this.chain.solved[this.chain.solved.length - 1];
     checkLossActivation(this.loss, out.activation, `layer '${out.layer.name}'`);
     wrapLossForTargets(model);
     this.listen(this.chain);
@@ -95,13 +96,13 @@ export class ERController implements CaptureListener, TrainingController {
     this.epochData = [];
     this.batchInEpoch = 0;
     try {
-      const source: BatchSource|undefined = this.passesOverFitData && this.fitData != null ?
-          this.fitSource() : data.length ? () => data : undefined;
-      const {weights, report} = sweep.finish(source);
+      const source = this.passesOverFitData && this.fitData != null ?
+          this.fitSource() : data.length ? () => data as Array<[tf.Tensor2D, tf.Tensor2D]> : undefined;
+      const {weights, report} = this.finishSweep(sweep, source);
       tf.tidy(() => {
         weights.forEach((w, i) => {
           if (w == null) return;
-          const d = this.chain.denses[i];
+          const d = this.chain.solved[i];
           d.kernel.write(w.kernel);
           if (d.bias != null && w.bias != null) d.bias.write(w.bias);
         });
@@ -174,7 +175,7 @@ export class ERController implements CaptureListener, TrainingController {
     this.disposed = true;
     this.abandon();
     this.cache.dispose();
-    for (const d of this.chain.denses) setCaptureListener(d.layer, null);
+    for (const d of this.chain.solved) setCaptureListener(d.layer, null);
     setCaptureListener(this.chain.start, null);
     unsetController(this.model, this);
   }
@@ -191,7 +192,26 @@ export class ERController implements CaptureListener, TrainingController {
     if (chain.start !== this.chain.start) this.prefix = null;
     this.chain = chain;
     this.passesOverFitData = this.fitData != null && this.fitting && this.config.update === 'epoch';
-    this.sweep = new ERSweep(chainStates(chain), this.config, this.cache);
+    if (chain.hasConv) {
+      const shape = chain.startInput.shape.slice(1);
+      if (shape.some(d => d == null)) {
+        throw new ERInputError(
+            `layer '${chain.start.name}': ER needs a fixed input shape, got [${chain.startInput.shape}]; ` +
+            `give the model an inputShape without null dimensions`);
+      }
+      this.sweep = new NetworkSweep(chainUnits(chain), shape as number[], this.config);
+    } else {
+      this.sweep = new ERSweep(chainStates(chain), this.config, this.cache);
+    }
+  }
+
+  /** Finishes either sweep; weights come back per solved layer. */
+  private finishSweep(sweep: ERSweep|NetworkSweep, source: BatchSource|undefined): SweepResult {
+    if (sweep instanceof ERSweep) return sweep.finish(source);
+    const r: NetworkSweepResult = sweep.finish(source);
+    const units = this.chain.units;
+    return {weights: r.weights.filter((_, i) => units[i].kind === 'solved') as SweepResult['weights'],
+            report: r.report};
   }
 
   /** The extra passes' data, read again from the running fit's tensors in row order. */
@@ -202,9 +222,10 @@ export class ERController implements CaptureListener, TrainingController {
       this.prefix = tfl.model({inputs: this.model.inputs, outputs: chain.startInput});
     }
     const prefix = chain.startIsModelInput ? null : this.prefix;
-    const out = chain.denses[chain.denses.length - 1];
-    const units = out.kernel.shape[1] as number;
+    const out = chain.solved[chain.solved.length - 1];
+    const outShape = this.outputShape();
     const loss = this.loss;
+    const flat = !chain.hasConv;
     const chunk = 2048;
     return function* () {
       for (let start = 0; start < rows; start += chunk) {
@@ -212,8 +233,8 @@ export class ERController implements CaptureListener, TrainingController {
         const batch = tf.tidy(() => {
           const xb = tf.slice(x, start, size);
           const a = prefix ? prefix.predict(xb) as tf.Tensor : xb;
-          return [tf.reshape(a, [size, -1]),
-                  targetMatrix(loss, tf.slice(y, start, size), units, `layer '${out.layer.name}'`)];
+          return [flat ? tf.reshape(a, [size, -1]) : a,
+                  targetTensor(loss, tf.slice(y, start, size), outShape, `layer '${out.layer.name}'`)];
         }) as [tf.Tensor2D, tf.Tensor2D];
         try {
           yield batch;
@@ -235,22 +256,21 @@ export class ERController implements CaptureListener, TrainingController {
           `the training step did not compute the loss, so ER saw no targets`);
     }
     const x = session.input;
-    if (x.rank !== 2) {
+    if (x.rank !== 2 && !this.chain.hasConv) {
       throw new ERInputError(
           `layer '${start.name}' receives inputs of shape [${x.shape}]; ER trains dense ` +
           `layers on 2-D inputs [rows, features]: put a Flatten layer before it`);
     }
-    const out = this.chain.denses[this.chain.denses.length - 1];
-    const units = out.kernel.shape[1] as number;
-    const y = tf.keep(targetMatrix(this.loss, session.targets, units, `layer '${out.layer.name}'`));
+    const out = this.chain.solved[this.chain.solved.length - 1];
+    const y = tf.keep(targetTensor(this.loss, session.targets, this.outputShape(), `layer '${out.layer.name}'`));
     try {
-      this.sweep!.addBatch(x as tf.Tensor2D, y);
+      this.sweep!.addBatch(x as tf.Tensor2D, y as tf.Tensor2D);
     } catch (e) {
       y.dispose();
       throw e;
     }
     if (this.sweep!.needsMorePasses && !this.passesOverFitData) {
-      this.epochData.push([x as tf.Tensor2D, y]);
+      this.epochData.push([x, y]);
       session.input = null;  // ownership moves to epochData
     } else {
       y.dispose();
@@ -268,6 +288,15 @@ export class ERController implements CaptureListener, TrainingController {
 
   private listen(chain: ModelChain) {
     setCaptureListener(chain.start, this);
-    for (const d of chain.denses) setCaptureListener(d.layer, this);
+    for (const d of chain.solved) setCaptureListener(d.layer, this);
+  }
+
+  /** One example's output shape (e.g. [10], or [H', W', filters] for a conv output). */
+  private outputShape(): number[] {
+    const out = this.model.outputs[0].shape.slice(1);
+    if (out.some(d => d == null)) {
+      throw new ERInputError(`model '${this.model.name}': ER needs a fixed output shape, got [${this.model.outputs[0].shape}]`);
+    }
+    return out as number[];
   }
 }

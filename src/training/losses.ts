@@ -68,3 +68,20 @@ export function targetMatrix(loss: ERLossName, yTrue: tf.Tensor, units: number,
     return tf.cast(y, 'float32') as tf.Tensor2D;
   });
 }
+
+/**
+ * The batch's targets for an output of shape `outShape` (one example's):
+ * {@link targetMatrix} for a flat output, the targets themselves (float32,
+ * same shape as the output) for an image-shaped one (e.g. a conv output).
+ */
+export function targetTensor(loss: ERLossName, yTrue: tf.Tensor, outShape: number[], layerName: string): tf.Tensor {
+  if (outShape.length === 1) return targetMatrix(loss, yTrue, outShape[0], layerName);
+  if (loss === 'sparseCategoricalCrossentropy') {
+    throw new ERInputError(`${layerName}: sparseCategoricalCrossentropy needs a flat output; this one is [${outShape}]`);
+  }
+  if (yTrue.rank !== outShape.length + 1 || !outShape.every((d, i) => yTrue.shape[i + 1] === d)) {
+    throw new ERInputError(
+        `${layerName}: targets of shape [${yTrue.shape}] do not match the output [rows, ${outShape}]`);
+  }
+  return tf.cast(yTrue, 'float32');
+}

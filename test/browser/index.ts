@@ -9,4 +9,6 @@ import '../sweep.spec';
 import '../optimizer.spec';
 import '../attach.spec';
 import '../head.spec';
+import '../conv.spec';
+import '../er_conv2d.spec';
 import '../parity.spec';
