@@ -49,13 +49,16 @@ describeBackends('conv engine (patches, fold, pooling, conv sweep)', () => {
   afterAll(() => x.dispose());
 
   for (const [name, g] of GEOMETRIES) {
-    it(`extractPatches equals explicit patches (${name})`, () => {
-      const ref = explicitPatches(x.arraySync(), g);
-      const p = extractPatches(x, g);
-      const rows = tf.tidy(() => tf.reshape(p, [-1, p.shape[3]]).arraySync() as number[][]);
-      expect(rows.length).toBe(ref.length);
-      expect(maxRelErr(rows, ref)).toBeLessThan(1e-6);
-      p.dispose();
+    it(`extractPatches equals explicit patches, 2 channels (identity conv) and 10 (slices) (${name})`, () => {
+      for (const img of [x, tf.randomNormal([2, 7, 6, 10], 0, 1, 'float32', 32) as tf.Tensor4D]) {
+        const ref = explicitPatches(img.arraySync(), g);
+        const p = extractPatches(img, g);
+        const rows = tf.tidy(() => tf.reshape(p, [-1, p.shape[3]]).arraySync() as number[][]);
+        expect(rows.length).toBe(ref.length);
+        expect(maxRelErr(rows, ref)).toBeLessThan(1e-6);
+        p.dispose();
+        if (img !== x) img.dispose();
+      }
     });
 
     it(`foldPatches undoes extractPatches where patches cover the image (${name})`, () => {

@@ -3,11 +3,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import {balancedSubset} from '../src/node/datasets';
+import {balancedSubset, holdOut, LabelledImages, loadFashionMnist} from '../src/node/datasets';
 import {loadCifar10, parseCifarRecords} from '../src/node/cifar';
 import {loadIdxDataset, loadIdxPair} from '../src/node/datasets';
 import {parseIdx} from '../src/node/idx';
-import {parseArch} from '../src/node/train';
+import {parseArch, parseConvArch} from '../src/node/train';
 import {parseCli} from '../src/node/cli';
 
 function idx(dims: number[], data: number[]): Buffer {
@@ -100,5 +100,40 @@ describe('data loaders (Node)', () => {
     expect(parseArch('784-1000-10', 784, 10)).toEqual([784, 1000, 10]);
     expect(() => parseArch('784-100', 3072, 10)).toThrowError(/needs 3072 inputs and 10 outputs/);
     expect(() => parseArch('784-x-10', 784, 10)).toThrowError(/expected sizes joined by '-'/);
+  });
+
+  it('loads Fashion-MNIST from the fashion-mnist package: 60,000 / 10,000 rows, labels 0…9, pixels in [0, 1]', () => {
+    const {train, test} = loadFashionMnist();
+    expect([train.count, test.count]).toEqual([60000, 10000]);
+    expect(train.x.length).toBe(60000 * 784);
+    const counts = new Array(10).fill(0);
+    for (const l of train.labels) counts[l]++;
+    expect(counts).toEqual(new Array(10).fill(6000));
+    let lo = Infinity, hi = -Infinity;
+    for (let i = 0; i < test.x.length; i += 97) { lo = Math.min(lo, test.x[i]); hi = Math.max(hi, test.x[i]); }
+    expect(lo).toBeGreaterThanOrEqual(0);
+    expect(hi).toBeLessThanOrEqual(1);
+    expect(hi).toBeGreaterThan(0.5);
+  });
+
+  it('holdOut splits off a class-balanced held-out set disjoint from the rest; parseConvArch reads convnets', () => {
+    const n = 40;
+    const x = new Float32Array(n * 2).map((_, i) => i);
+    const labels = Uint8Array.from({length: n}, (_, i) => i % 4);
+    const set: LabelledImages = {x, labels, count: n, features: 2, imageShape: [1, 2, 1], classes: 4};
+    const {rest, held} = holdOut(set, 8, 3);
+    expect([rest.count, held.count]).toEqual([32, 8]);
+    expect(Array.from(held.labels).sort()).toEqual([0, 0, 1, 1, 2, 2, 3, 3]);
+    const ids = (s: LabelledImages) => Array.from({length: s.count}, (_, r) => s.x[2 * r] / 2);
+    const all = new Set([...ids(rest), ...ids(held)]);
+    expect(all.size).toBe(40);
+    expect(() => holdOut(set, 40)).toThrowError(/cannot hold out 40 of 40 rows/);
+    expect(parseConvArch('3072-c32-p2-c64k5-a4-128-10', 3072, 10)).toEqual([
+      {kind: 'conv', filters: 32, kernel: 3}, {kind: 'pool', size: 2, avg: false},
+      {kind: 'conv', filters: 64, kernel: 5}, {kind: 'pool', size: 4, avg: true},
+      {kind: 'dense', units: 128}, {kind: 'dense', units: 10}]);
+    expect(parseConvArch('784-1000-10', 784, 10)).toBeNull();
+    expect(() => parseConvArch('3072-c32-x2-10', 3072, 10)).toThrowError(/cannot read 'x2'/);
+    expect(() => parseConvArch('3072-c32-p2-12', 3072, 10)).toThrowError(/must end with the 10 output units/);
   });
 });

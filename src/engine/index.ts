@@ -8,6 +8,6 @@ export {disposeRidgeState, RidgeAccumulator, RidgeSolution, RidgeSolveConfig, Ri
 export {choleskyInPlace, choleskySolveInPlace, solveSPD, SPDSolveResult, symmetrize} from './spd';
 export {tensorBatches} from './batches';
 export {BatchSource, ERMode, ERSweep, erSweep, SweepCache, SweepConfig, SweepReport, SweepResult} from './sweep';
-export {ConvGeometry, convField, convOutput, extractPatches, foldPatches, poolPreimage} from './conv';
+export {ConvGeometry, convField, convOutput, extractPatches, foldOffsets, foldPatches, poolPreimage} from './conv';
 export {forwardUnits, NetworkUnit, PassUnit, SolvedUnit, unitPreimage, UnitWeights, validateUnits} from './units';
 export {NetworkSweep, NetworkSweepResult, UnitBatchSource} from './network_sweep';

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {activate, ERActivation} from './activations';
-import {ConvGeometry, convField, convOutput, extractPatches, foldPatches, poolPreimage} from './conv';
+import {ConvGeometry, convField, convOutput, extractPatches, foldOffsets, poolPreimage} from './conv';
 import {ERInputError} from './errors';
 import {field} from './network';
 import {preimage} from './preimage';
@@ -176,15 +176,21 @@ export function unitPreimage(u: NetworkUnit, a: tf.Tensor, target: tf.Tensor, w:
     case 'dense':
       return preimage(a as tf.Tensor2D, target as tf.Tensor2D, w!.kernel as tf.Tensor2D, w!.bias, M!);
     case 'conv2d': {
+      // The patch-wise change is (h* − h)·M; kernel offset o's part of it is
+      // (h* − h)·M[:, o-th block], computed per offset so that no strided
+      // split of the patch axis is needed, then folded back (overlaps averaged).
       const g = convGeometry(u);
-      const p = designRows(u, a);
-      let h = tf.matMul(p, kernelMatrix(u, w!.kernel));
-      if (w!.bias) h = tf.add(h, w!.bias);
-      const change = tf.matMul(tf.sub(fieldRows(u, target), h), M!);
       const [n, height, width, c] = a.shape as [number, number, number, number];
+      const rows = designRows(u, a);
+      let h = tf.matMul(rows, kernelMatrix(u, w!.kernel));
+      if (w!.bias) h = tf.add(h, w!.bias);
+      const residual = tf.sub(fieldRows(u, target), h) as tf.Tensor2D;
       const o = convOutput(height, width, g);
-      const patches = tf.reshape(change, [n, o.height, o.width, rowWidth(u)]) as tf.Tensor4D;
-      return tf.add(a, foldPatches(patches, [height, width, c], g));
+      const f = unitWidth(u);
+      const change = foldOffsets(k => tf.reshape(
+          tf.matMul(residual, tf.slice(M!, [0, k * c], [f, c])), [n, o.height, o.width, c]) as tf.Tensor4D,
+          n, [height, width, c], g);
+      return tf.add(a, change);
     }
     case 'flatten': return tf.reshape(target, a.shape);
     case 'maxPool': return poolPreimage('max', a as tf.Tensor4D, target as tf.Tensor4D, u.geometry!);

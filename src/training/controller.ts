@@ -226,7 +226,7 @@ export class ERController implements CaptureListener, TrainingController {
     const outShape = this.outputShape();
     const loss = this.loss;
     const flat = !chain.hasConv;
-    const chunk = 2048;
+    const chunk = this.passChunk();
     return function* () {
       for (let start = 0; start < rows; start += chunk) {
         const size = Math.min(chunk, rows - start);
@@ -289,6 +289,25 @@ export class ERController implements CaptureListener, TrainingController {
   private listen(chain: ModelChain) {
     setCaptureListener(chain.start, this);
     for (const d of chain.solved) setCaptureListener(d.layer, this);
+  }
+
+  /**
+   * Rows per chunk when the extra passes re-read the fit data: 2048 for dense
+   * chains; for conv chains, as many images as keep the largest activation
+   * (or patch matrix) of a chunk under ~32M floats.
+   */
+  private passChunk(): number {
+    if (!this.chain.hasConv) return 2048;
+    let widest = 1;
+    for (const l of this.model.layers) {
+      const out = (Array.isArray(l.outputShape[0]) ? l.outputShape[0] : l.outputShape) as Array<number|null>;
+      const size = out.slice(1).reduce((a: number, b) => a * (b ?? 1), 1);
+      const kernel = l.weights[0]?.shape;
+      // a conv layer's input is expanded into patches: positions × kh·kw·cin
+      const patches = kernel?.length === 4 ? size / kernel[3]! * kernel[0]! * kernel[1]! * kernel[2]! : 0;
+      widest = Math.max(widest, size, patches);
+    }
+    return Math.max(1, Math.min(2048, Math.floor(32e6 / widest)));
   }
 
   /** One example's output shape (e.g. [10], or [H', W', filters] for a conv output). */
