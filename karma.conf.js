@@ -37,6 +37,8 @@ module.exports = function(config) {
     client: {jasmine: {random: false, timeoutInterval: 600000}},
     browserNoActivityTimeout: 600000,
     browserDisconnectTimeout: 60000,
+    // Software WebGL on a loaded 2-core machine can keep the page busy for a while.
+    pingTimeout: 120000,
     captureTimeout: 120000,
     singleRun: true,
     concurrency: 1,

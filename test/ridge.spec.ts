@@ -228,27 +228,27 @@ describeBackends('RidgeAccumulator, wide inputs (blocked Gram)', () => {
     expect(worst).toBeLessThan(1e-3);
   });
 
-  it('exportState / fromState round-trip a blocked Gram (d = 1500, 2 blocks); withExtraTargets appends "never" columns', () => {
-    const d = 1500, n = 40;
+  it('exportState / fromState round-trip a blocked Gram (3 blocks); withExtraTargets appends "never" columns', () => {
+    const d = 75, n = 40, block = 25;
     const a = tf.randomNormal([n, d], 0.3, 1, 'float32', 11) as tf.Tensor2D;
     const t = tf.randomNormal([n, 2], 0, 1, 'float32', 12) as tf.Tensor2D;
-    const acc = new RidgeAccumulator(d, 2, 'blocked');
+    const acc = new RidgeAccumulator(d, 2, 'blocked', block);
     acc.add(a, t);
     const state = acc.exportState();
     expect(state.gram.shape).toEqual([d, d]);
     expect(state.count).toBe(n);
-    const copy = RidgeAccumulator.fromState(state, 'copy');
+    const copy = RidgeAccumulator.fromState(state, 'copy', block);
     const s1 = acc.solve({alpha: 1e-2}), s2 = copy.solve({alpha: 1e-2});
     expect(maxRelErr(toMatrix(s2.W, 2), toMatrix(s1.W, 2))).toBeLessThan(1e-6);
     // a third column whose target was -2 for every row, without the rows
     const grown = acc.withExtraTargets(1, -2);
-    const direct = new RidgeAccumulator(d, 3, 'direct');
+    const direct = new RidgeAccumulator(d, 3, 'direct', 1000);
     tf.tidy(() => direct.add(a, tf.concat([t, tf.fill([n, 1], -2)], 1)));
     const g = grown.solve({alpha: 1e-2}), r = direct.solve({alpha: 1e-2});
     expect(maxRelErr(toMatrix(g.W, 3), toMatrix(r.W, 3))).toBeLessThan(1e-4);
     expect(maxRelErr([Array.from(g.b)], [Array.from(r.b)])).toBeLessThan(1e-4);
     expect(() => RidgeAccumulator.fromState({...state, sumA: state.sumT}, 'bad')).toThrowMatching(
-        e => e instanceof ERInputError && /bad: stored statistics 'sumA' have shape \[2\], expected \[1500\]/.test(e.message));
+        e => e instanceof ERInputError && /bad: stored statistics 'sumA' have shape \[2\], expected \[75\]/.test(e.message));
     [acc, copy, grown, direct].forEach(x => x.dispose());
     tf.dispose([a, t, state.gram, state.sumA, state.cross, state.sumT, state.shift]);
   });

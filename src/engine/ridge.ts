@@ -94,6 +94,8 @@ export class RidgeAccumulator {
   private gram: tf.Tensor2D[]|null = null;
   /** Block boundaries: block b covers columns [bounds[b], bounds[b+1]). */
   private readonly bounds: number[];
+  /** Target width of one Gram block. */
+  private readonly gramBlock: number;
   private cross: tf.Tensor2D|null = null;
   private sumA: tf.Tensor1D|null = null;
   private sumT: tf.Tensor1D|null = null;
@@ -110,15 +112,20 @@ export class RidgeAccumulator {
    * @param inDim width d of the inputs `a`.
    * @param outDim width k of the targets `t`.
    * @param label names the layer in error messages.
+   * @param gramBlock target width of the Gram's blocks (default 1000; see the module comment).
    */
   constructor(readonly inDim: number, readonly outDim: number,
-              readonly label = 'ridge') {
+              readonly label = 'ridge', gramBlock = GRAM_BLOCK) {
     if (!(Number.isInteger(inDim) && inDim > 0 && Number.isInteger(outDim) && outDim > 0)) {
       throw new ERInputError(
           `${label}: RidgeAccumulator needs positive integer widths, got ` +
           `inDim=${inDim}, outDim=${outDim}`);
     }
-    const k = Math.max(1, Math.round(inDim / GRAM_BLOCK));
+    if (!(Number.isInteger(gramBlock) && gramBlock > 0)) {
+      throw new ERInputError(`${label}: gramBlock must be a positive integer, got ${gramBlock}`);
+    }
+    this.gramBlock = gramBlock;
+    const k = Math.max(1, Math.round(inDim / gramBlock));
     this.bounds = Array.from({length: k + 1}, (_, b) => Math.round(b * inDim / k));
   }
 
@@ -218,9 +225,9 @@ export class RidgeAccumulator {
    * An accumulator holding `state`'s sums (copied; the state stays the
    * caller's), ready for more rows or a solve.
    */
-  static fromState(state: RidgeState, label = 'ridge'): RidgeAccumulator {
+  static fromState(state: RidgeState, label = 'ridge', gramBlock = GRAM_BLOCK): RidgeAccumulator {
     const [d, k] = state.cross.shape;
-    const acc = new RidgeAccumulator(d, k, label);
+    const acc = new RidgeAccumulator(d, k, label, gramBlock);
     const shapes: Array<[string, tf.Tensor, number[]]> = [
       ['gram', state.gram, [d, d]], ['sumA', state.sumA, [d]], ['sumT', state.sumT, [k]],
       ['shift', state.shift, [d]]];
@@ -277,7 +284,7 @@ export class RidgeAccumulator {
     if (!(Number.isInteger(columns) && columns >= 1)) {
       throw new ERInputError(`${this.label}: columns to append must be an integer >= 1, got ${columns}`);
     }
-    const acc = new RidgeAccumulator(this.inDim, this.outDim + columns, this.label);
+    const acc = new RidgeAccumulator(this.inDim, this.outDim + columns, this.label, this.gramBlock);
     if (this.gramCount === 0 && this.crossCount === 0) return acc;
     const state = this.exportState();
     try {
@@ -287,7 +294,7 @@ export class RidgeAccumulator {
         sumT: tf.concat([state.sumT, tf.fill([columns], value * state.count)]) as tf.Tensor1D,
       }));
       try {
-        return RidgeAccumulator.fromState(grown, this.label);
+        return RidgeAccumulator.fromState(grown, this.label, this.gramBlock);
       } finally {
         tf.dispose([grown.cross, grown.sumT]);
       }
