@@ -86,11 +86,16 @@ function scatterOffset(piece: tf.Tensor4D, i: number, j: number, g: ConvGeometry
   const [n, ho, wo, c] = piece.shape;
   const [sh, sw] = g.strides;
   let spread = piece;
-  if (sh > 1 || sw > 1) {
-    // Insert stride−1 zeros after every row/column: [n, H'·sh, W'·sw, c].
-    const e = tf.reshape(piece, [n, ho, 1, wo, 1, c]);
-    spread = tf.reshape(tf.pad(e, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]),
-                        [n, ho * sh, wo * sw, c]);
+  // Insert stride−1 zeros after every row, then every column (rank ≤ 4 only:
+  // webgl cannot pad 6-D tensors): [n, H'·sh, W'·sw, c].
+  if (sh > 1) {
+    const rows = tf.pad(tf.reshape(spread, [n, ho, 1, wo * c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0]]);
+    spread = tf.reshape(rows, [n, ho * sh, wo, c]);
+  }
+  if (sw > 1) {
+    const h = spread.shape[1];
+    const cols = tf.pad(tf.reshape(spread, [n * h, wo, 1, c]), [[0, 0], [0, 0], [0, sw - 1], [0, 0]]);
+    spread = tf.reshape(cols, [n, h, wo * sw, c]);
   }
   const h = Math.min(spread.shape[1], paddedH - i), w = Math.min(spread.shape[2], paddedW - j);
   const cut = tf.slice(spread, [0, 0, 0, 0], [n, h, w, c]);
