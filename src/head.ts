@@ -33,7 +33,12 @@ export interface ERHeadConfig {
   loss?: 'categoricalCrossentropy'|'sparseCategoricalCrossentropy'|'binaryCrossentropy';
   /** Compile the returned model (default true). */
   compile?: boolean;
-  /** Options of the `er()` optimizer it is compiled with (e.g. `alpha`, the ridge). */
+  /**
+   * The head's ridge: 'auto' (default) picks α by generalised cross-validation
+   * on every solve, from the stored statistics; or a fixed α ≥ 0.
+   */
+  alpha?: number|'auto';
+  /** Options of the `er()` optimizer it is compiled with (`verbose`; the ridge is `alpha` above). */
   optimizer?: ERConfig;
   /** Name of the head layer (default 'er_head'). */
   name?: string;
@@ -96,7 +101,7 @@ export function erHead(base: tfl.LayersModel, config: ERHeadConfig): tfl.LayersM
   if (config == null) throw new ERInputError('erHead: pass {classes}');
   let features = featureTensor(base, config.layer);
   if (features.shape.length > 2) features = tfl.layers.flatten().apply(features) as tfl.SymbolicTensor;
-  const head = new ERHead({classes: config.classes, activation: config.activation,
+  const head = new ERHead({classes: config.classes, activation: config.activation, alpha: config.alpha,
                            labels: config.labels, name: config.name ?? 'er_head'});
   const output = head.apply(features) as tfl.SymbolicTensor;
   const model = tfl.model({inputs: base.inputs, outputs: output});
@@ -106,7 +111,7 @@ export function erHead(base: tfl.LayersModel, config: ERHeadConfig): tfl.LayersM
 }
 
 /** Options of {@link extendERHead}. */
-export interface ExtendERHeadConfig extends Omit<ERHeadConfig, 'layer'|'activation'> {}
+export interface ExtendERHeadConfig extends Omit<ERHeadConfig, 'layer'|'activation'|'alpha'> {}
 
 /**
  * A new model whose head has more classes: the old head's statistics carry
@@ -133,26 +138,26 @@ export function extendERHead(model: tfl.LayersModel, config: ExtendERHeadConfig)
   }
   const labels = config.labels ?? (old.labels ? [...old.labels, ...Array.from(
       {length: extra}, (_, i) => `class ${old.classes + i}`)] : undefined);
-  const head = new ERHead({classes: config.classes, activation: old.activation, labels,
+  const head = new ERHead({classes: config.classes, activation: old.activation, alpha: old.alpha, labels,
                            name: config.name ?? old.name});
   const features = old.input as tfl.SymbolicTensor;
   const output = head.apply(features) as tfl.SymbolicTensor;
   const grown = tfl.model({inputs: model.inputs, outputs: output});
   for (const l of grown.layers) if (l !== head) l.trainable = false;
-  transferStatistics(old, head, extra, config.optimizer?.alpha ?? 1e-3);
+  transferStatistics(old, head, extra);
   const lossName = typeof model.loss === 'string' ? model.loss : undefined;
   compileHead(grown, {...config, loss: config.loss ?? (lossName as ERHeadConfig['loss'])});
   return grown;
 }
 
 /** Copies `from`'s statistics into `to` with `extra` new "never seen" classes, and solves `to`. */
-function transferStatistics(from: StatsHead, to: StatsHead, extra: number, alpha: number) {
+function transferStatistics(from: StatsHead, to: StatsHead, extra: number) {
   const state = from.readStatistics();
   let acc: RidgeAccumulator|null = null, grown: RidgeAccumulator|null = null;
   try {
     acc = RidgeAccumulator.fromState(state, `ER head '${to.name}'`);
     grown = acc.withExtraTargets(extra, -2);
-    if (state.count > 0) solveHead(to, grown, alpha);
+    if (state.count > 0) solveHead(to, grown);
     const next = grown.exportState();
     try {
       to.writeStatistics(next);

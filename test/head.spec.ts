@@ -31,7 +31,7 @@ describeBackends('erHead', () => {
   it('one fit solves the head exactly: float64 ridge of ±2 targets on the frozen features', async () => {
     const base = makeBase();
     const baseWeights = base.layers.flatMap(l => l.getWeights().map(w => w.clone()));
-    const model = erHead(base, {classes: 3});
+    const model = erHead(base, {classes: 3, alpha: 1e-3});
     expect(model.getLayer('er_head')).toEqual(jasmine.any(ERHead));
     await model.fit(x, y, {epochs: 1, batchSize: 64, verbose: 0});
     const feats = tf.tidy(() => (tf.model({inputs: base.inputs, outputs: base.getLayer('features').output as tf.SymbolicTensor})

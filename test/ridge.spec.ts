@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import {ERInputError, ERNumericalError, RidgeAccumulator} from '../src/engine/index';
+import {AUTO_ALPHAS, disposeRidgeState, ERInputError, ERNumericalError, RidgeAccumulator} from '../src/engine/index';
 import {describeBackends, expectNoLeak} from './helpers/backends';
 import {readCsv, readReferenceJson} from './helpers/fixtures';
-import {lcg, maxRelErr, ridgeReference} from './helpers/linalg';
+import {gaussSolve, lcg, maxRelErr, ridgeReference} from './helpers/linalg';
 
 function toMatrix(W: Float64Array, k: number): number[][] {
   const out: number[][] = [];
@@ -250,6 +250,43 @@ describeBackends('RidgeAccumulator, wide inputs (blocked Gram)', () => {
     expect(() => RidgeAccumulator.fromState({...state, sumA: state.sumT}, 'bad')).toThrowMatching(
         e => e instanceof ERInputError && /bad: stored statistics 'sumA' have shape \[2\], expected \[75\]/.test(e.message));
     [acc, copy, grown, direct].forEach(x => x.dispose());
-    tf.dispose([a, t, state.gram, state.sumA, state.cross, state.sumT, state.shift]);
+    tf.dispose(a);
+    tf.dispose(t);
+    disposeRidgeState(state);
+  });
+
+  it("alpha 'auto' picks the grid α with the smallest GCV score, as computed from explicit hat matrices", () => {
+    const n = 24, d = 10, k = 2;
+    const rand = lcg(5);
+    const X = Array.from({length: n}, () => Array.from({length: d}, () => rand() * 2 - 1));
+    // few informative directions plus noise: a small-n problem where the ridge matters
+    const T = X.map(r => [r[0] + 0.5 * r[1] + 0.8 * (rand() - 0.5), -r[2] + 0.8 * (rand() - 0.5)]);
+    const acc = new RidgeAccumulator(d, k, 'auto');
+    tf.tidy(() => acc.add(tf.tensor2d(X), tf.tensor2d(T)));
+    const sol = acc.solve({alpha: 'auto'});
+    acc.dispose();
+    // brute force: centred data, H = Xc (XcᵀXc + nλI)⁻¹ Xcᵀ
+    const mx = X[0].map((_, j) => X.reduce((s, r) => s + r[j], 0) / n);
+    const Xc = X.map(r => r.map((v, j) => v - mx[j]));
+    const trace = Xc.reduce((s, r) => s + r.reduce((u, v) => u + v * v, 0), 0) / n;
+    const scores = AUTO_ALPHAS.map(alpha => {
+      const lam = alpha * trace / d;
+      const A = Array.from({length: d}, (_, i) => Array.from({length: d}, (_, j) =>
+          Xc.reduce((s, r) => s + r[i] * r[j], 0) + (i === j ? n * lam : 0)));
+      const XcT = Array.from({length: d}, (_, i) => Xc.map(r => r[i]));
+      const AinvXt = gaussSolve(A, XcT);                  // d×n
+      let df = 1;                                          // + intercept
+      for (let r = 0; r < n; r++) for (let i = 0; i < d; i++) df += Xc[r][i] * AinvXt[i][r];
+      const ref = ridgeReference(X, T, alpha);
+      let rss = 0;
+      X.forEach((r, q) => ref.b.forEach((b, c) => {
+        const p = b + r.reduce((s, v, i) => s + v * ref.W[i][c], 0);
+        rss += (T[q][c] - p) ** 2;
+      }));
+      return (rss / n) / (1 - df / n) ** 2;
+    });
+    const best = AUTO_ALPHAS[scores.indexOf(Math.min(...scores))];
+    expect(sol.alpha).toBe(best);
+    expect(best).not.toBe(AUTO_ALPHAS[0]);  // the problem is built so that some ridge helps
   });
 });

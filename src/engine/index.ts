@@ -4,7 +4,7 @@ export {ERInputError, ERNumericalError} from './errors';
 export {dataScaledInit, DenseState, DenseWeights, field, forwardChain, validateChain} from './network';
 export {preimage, preimageOperator} from './preimage';
 export {fieldRatio, reflectHidden, reflectOutput, targetRange} from './reflect';
-export {disposeRidgeState, RidgeAccumulator, RidgeSolution, RidgeSolveConfig, RidgeState} from './ridge';
+export {AUTO_ALPHAS, disposeRidgeState, RidgeAccumulator, RidgeSolution, RidgeSolveConfig, RidgeState} from './ridge';
 export {choleskyInPlace, choleskySolveInPlace, solveSPD, SPDSolveResult, symmetrize} from './spd';
 export {tensorBatches} from './batches';
 export {BatchSource, ERMode, ERSweep, erSweep, SweepCache, SweepConfig, SweepReport, SweepResult} from './sweep';

@@ -24,8 +24,10 @@ import {choleskySolveInPlace, solveSPD, symmetrize} from './spd';
 export interface RidgeSolveConfig {
   /**
    * Dimensionless ridge: `λ = alpha · trace(cov a) / d`. Default 1e-3.
+   * 'auto' picks it from {@link AUTO_ALPHAS} by generalised cross-validation
+   * (GCV), computed from the statistics alone (centred fits only).
    */
-  alpha?: number;
+  alpha?: number|'auto';
   /** Fit an unpenalised intercept by centring (default true). */
   fitIntercept?: boolean;
 }
@@ -44,6 +46,8 @@ export interface RidgeSolution {
   lambda: number;
   /** The ridge λ finally used (raised if the system was not positive definite). */
   lambdaUsed: number;
+  /** The dimensionless α used (the chosen one with alpha 'auto'). */
+  alpha: number;
   /** Rows the statistics cover. */
   count: number;
   /** Human-readable notes (e.g. the ridge was raised); empty when all went well. */
@@ -65,6 +69,8 @@ export interface RidgeState {
   cross: tf.Tensor2D;
   /** Column sums of the targets, k. */
   sumT: tf.Tensor1D;
+  /** Column sums of the squared targets, k (for the automatic ridge). */
+  sumSqT: tf.Tensor1D;
   /** The fixed shift (the first batch's column means), d. */
   shift: tf.Tensor1D;
   /** Rows covered (0: the other fields are ignored). */
@@ -73,7 +79,7 @@ export interface RidgeState {
 
 /** Disposes the tensors of a {@link RidgeState}. */
 export function disposeRidgeState(state: RidgeState): void {
-  tf.dispose([state.gram, state.sumA, state.cross, state.sumT, state.shift]);
+  tf.dispose([state.gram, state.sumA, state.cross, state.sumT, state.sumSqT, state.shift]);
 }
 
 /**
@@ -86,6 +92,9 @@ export function disposeRidgeState(state: RidgeState): void {
  * acc.dispose();
  * ```
  */
+/** The α grid of `alpha: 'auto'` (log-spaced, 1e-4 … 10). */
+export const AUTO_ALPHAS: ReadonlyArray<number> = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1, 3, 10];
+
 /** Target width of one Gram block (see the module comment). */
 const GRAM_BLOCK = 1000;
 
@@ -99,6 +108,7 @@ export class RidgeAccumulator {
   private cross: tf.Tensor2D|null = null;
   private sumA: tf.Tensor1D|null = null;
   private sumT: tf.Tensor1D|null = null;
+  private sumSqT: tf.Tensor1D|null = null;
   private shift: tf.Tensor1D|null = null;
   private gramCount = 0;
   private crossCount = 0;
@@ -184,16 +194,19 @@ export class RidgeAccumulator {
     this.checkA(a);
     this.checkT(a, t);
     this.ensureShift(a);
-    const [c, s] = tf.tidy(() => {
+    const [c, s, ss] = tf.tidy(() => {
       const as = tf.sub(a, this.shift!) as tf.Tensor2D;
       const batchCross = tf.matMul(tf.transpose(as), t as tf.Tensor2D);
       const colSum = tf.sum(t, 0) as tf.Tensor1D;
+      const sqSum = tf.sum(tf.square(t), 0) as tf.Tensor1D;
       return [this.cross ? tf.add(this.cross, batchCross) : batchCross,
-              this.sumT ? tf.add(this.sumT, colSum) : colSum] as [tf.Tensor2D, tf.Tensor1D];
+              this.sumT ? tf.add(this.sumT, colSum) : colSum,
+              this.sumSqT ? tf.add(this.sumSqT, sqSum) : sqSum] as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
     });
-    tf.dispose([this.cross, this.sumT] as tf.Tensor[]);
+    tf.dispose([this.cross, this.sumT, this.sumSqT].filter(x => x != null) as tf.Tensor[]);
     this.cross = tf.keep(c);
     this.sumT = tf.keep(s);
+    this.sumSqT = tf.keep(ss);
     this.crossCount += a.shape[0];
   }
 
@@ -212,12 +225,14 @@ export class RidgeAccumulator {
       return tf.tidy(() => ({
         gram: tf.zeros([d, d]) as tf.Tensor2D, sumA: tf.zeros([d]) as tf.Tensor1D,
         cross: tf.zeros([d, k]) as tf.Tensor2D, sumT: tf.zeros([k]) as tf.Tensor1D,
+        sumSqT: tf.zeros([k]) as tf.Tensor1D,
         shift: tf.zeros([d]) as tf.Tensor1D, count: 0,
       }));
     }
     return tf.tidy(() => ({
       gram: this.fullGram(), sumA: tf.clone(this.sumA!), cross: tf.clone(this.cross!),
-      sumT: tf.clone(this.sumT!), shift: tf.clone(this.shift!), count: this.gramCount,
+      sumT: tf.clone(this.sumT!), sumSqT: tf.clone(this.sumSqT!), shift: tf.clone(this.shift!),
+      count: this.gramCount,
     }));
   }
 
@@ -230,6 +245,7 @@ export class RidgeAccumulator {
     const acc = new RidgeAccumulator(d, k, label, gramBlock);
     const shapes: Array<[string, tf.Tensor, number[]]> = [
       ['gram', state.gram, [d, d]], ['sumA', state.sumA, [d]], ['sumT', state.sumT, [k]],
+      ['sumSqT', state.sumSqT, [k]],
       ['shift', state.shift, [d]]];
     for (const [name, t, shape] of shapes) {
       if (!tf.util.arraysEqual(t.shape, shape)) {
@@ -251,6 +267,7 @@ export class RidgeAccumulator {
     acc.sumA = tf.keep(tf.clone(state.sumA));
     acc.cross = tf.keep(tf.clone(state.cross));
     acc.sumT = tf.keep(tf.clone(state.sumT));
+    acc.sumSqT = tf.keep(tf.clone(state.sumSqT));
     acc.shift = tf.keep(tf.clone(state.shift));
     acc.gramCount = acc.crossCount = state.count;
     return acc;
@@ -292,11 +309,12 @@ export class RidgeAccumulator {
         ...state,
         cross: tf.concat([state.cross, tf.tile(tf.reshape(tf.mul(state.sumA, value), [-1, 1]), [1, columns])], 1) as tf.Tensor2D,
         sumT: tf.concat([state.sumT, tf.fill([columns], value * state.count)]) as tf.Tensor1D,
+        sumSqT: tf.concat([state.sumSqT, tf.fill([columns], value * value * state.count)]) as tf.Tensor1D,
       }));
       try {
         return RidgeAccumulator.fromState(grown, this.label, this.gramBlock);
       } finally {
-        tf.dispose([grown.cross, grown.sumT]);
+        tf.dispose([grown.cross, grown.sumT, grown.sumSqT]);
       }
     } finally {
       disposeRidgeState(state);
@@ -305,9 +323,10 @@ export class RidgeAccumulator {
 
   /** Forgets the targets (cross product), keeping the Gram for new targets. */
   resetCross(): void {
-    tf.dispose([this.cross, this.sumT] as tf.Tensor[]);
+    tf.dispose([this.cross, this.sumT, this.sumSqT].filter(x => x != null) as tf.Tensor[]);
     this.cross = null;
     this.sumT = null;
+    this.sumSqT = null;
     this.crossCount = 0;
   }
 
@@ -326,8 +345,12 @@ export class RidgeAccumulator {
 
   /** Solves the ridge regression from the sums (synchronous read-back). */
   solve(config: RidgeSolveConfig = {}): RidgeSolution {
-    const alpha = config.alpha ?? 1e-3;
+    const auto = config.alpha === 'auto';
+    let alpha = auto ? 1e-3 : (config.alpha as number|undefined) ?? 1e-3;
     const centred = config.fitIntercept ?? true;
+    if (auto && !centred) {
+      throw new ERInputError(`${this.label}: alpha 'auto' needs a centred fit (fitIntercept true)`);
+    }
     if (!(alpha >= 0) || !Number.isFinite(alpha)) {
       throw new ERInputError(`${this.label}: alpha must be a finite number >= 0, got ${alpha}`);
     }
@@ -379,6 +402,12 @@ export class RidgeAccumulator {
     let trace = 0;
     for (let i = 0; i < d; i++) trace += G[i * d + i];
     const warnings: string[] = [];
+    if (auto && trace > 0) {
+      const ss = this.sumSqT!.dataSync();
+      let sst = 0;  // Σ_q var(t_q)
+      for (let q = 0; q < k; q++) sst += ss[q] / n - tbar[q] * tbar[q];
+      alpha = gcvAlpha(G, X, d, k, n, trace, sst);
+    }
     let lambda = alpha * trace / d;
     if (!(trace > 0)) {
       warnings.push(`${this.label}: the inputs are constant (zero variance); ` +
@@ -406,7 +435,7 @@ export class RidgeAccumulator {
     for (let i = 0; i < d; i++) this.lastMean[i] = shift[i] + m[i];
     this.lastCentred = centred;
     this.lastShift = r.shift;
-    return {W, b, inDim: d, outDim: k, lambda, lambdaUsed: r.shift, count: n, warnings};
+    return {W, b, inDim: d, outDim: k, lambda, lambdaUsed: r.shift, alpha, count: n, warnings};
   }
 
   /**
@@ -487,6 +516,61 @@ export class RidgeAccumulator {
           `to match the inputs, got [${t.shape}]`);
     }
   }
+}
+
+/**
+ * The α of {@link AUTO_ALPHAS} with the smallest generalised cross-validation
+ * score `GCV = (RSS/n) / (1 − (df + 1)/n)²` (df = tr C(C + λI)⁻¹, +1 for the
+ * intercept), from the centred covariance `C` (d×d), cross-covariance `R`
+ * (d×k) and total target variance `sst`, all per row. RSS/n =
+ * sst − 2·tr(WᵀR) + tr(WᵀCW) needs no pass over the data.
+ */
+function gcvAlpha(C: Float64Array, R: Float64Array, d: number, k: number, n: number, trace: number,
+                  sst: number): number {
+  let best = AUTO_ALPHAS[AUTO_ALPHAS.length - 1], bestScore = Infinity;
+  const cw = new Float64Array(d * k);
+  for (const a of AUTO_ALPHAS) {
+    const r = solveSPD(C, d, R, k, a * trace / d);
+    const W = r.x;
+    // C·W
+    cw.fill(0);
+    for (let i = 0; i < d; i++) {
+      const ci = i * d;
+      for (let j = 0; j < d; j++) {
+        const c = C[ci + j];
+        if (c === 0) continue;
+        for (let q = 0; q < k; q++) cw[i * k + q] += c * W[j * k + q];
+      }
+    }
+    let rss = sst;
+    for (let i = 0; i < d * k; i++) rss += W[i] * (cw[i] - 2 * R[i]);
+    const df = d - r.shift * inverseTrace(r.factor, d) + 1;
+    const denom = 1 - df / n;
+    const score = denom > 1e-9 ? Math.max(rss, 0) / (denom * denom) : Infinity;
+    if (score < bestScore) {
+      bestScore = score;
+      best = a;
+    }
+  }
+  return best;
+}
+
+/** tr(A⁻¹) from the Cholesky factor L of A (row-major lower): Σ (L⁻¹)ᵢⱼ². */
+function inverseTrace(L: Float64Array, n: number): number {
+  let total = 0;
+  const z = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    // L z = e_j; z_i = 0 for i < j
+    z.fill(0, j);
+    for (let i = j; i < n; i++) {
+      let s = i === j ? 1 : 0;
+      const li = i * n;
+      for (let m = j; m < i; m++) s -= L[li + m] * z[m];
+      z[i] = s / L[li + i];
+      total += z[i] * z[i];
+    }
+  }
+  return total;
 }
 
 function allFinite(x: ArrayLike<number>): boolean {

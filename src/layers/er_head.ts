@@ -24,10 +24,16 @@ export interface ERHeadLayerArgs extends NonNullable<LayerArgs> {
   activation?: 'softmax'|'sigmoid';
   /** Optional class names, one per class; saved with the model. */
   labels?: string[];
+  /**
+   * The ridge of the head's solve: a dimensionless α (λ = α·trace(cov a)/d),
+   * or 'auto' (default): chosen on every solve by generalised
+   * cross-validation from the stored statistics.
+   */
+  alpha?: number|'auto';
 }
 
 /** The head's statistics weights, in the order they are created. */
-const STAT_NAMES = ['er_gram', 'er_sum_a', 'er_cross', 'er_sum_t', 'er_shift', 'er_count'] as const;
+const STAT_NAMES = ['er_gram', 'er_sum_a', 'er_cross', 'er_sum_t', 'er_shift', 'er_count', 'er_sum_tt'] as const;
 
 /** A dense ER head that stores its own ridge statistics (see the module comment). */
 export class ERHead extends tfl.layers.Layer implements StatsHead {
@@ -36,6 +42,7 @@ export class ERHead extends tfl.layers.Layer implements StatsHead {
   readonly classes: number;
   readonly activation: 'softmax'|'sigmoid';
   readonly labels: string[]|null;
+  readonly alpha: number|'auto';
   private kernel: tfl.LayerVariable|null = null;
   private bias: tfl.LayerVariable|null = null;
   private stats: tfl.LayerVariable[] = [];
@@ -57,6 +64,11 @@ export class ERHead extends tfl.layers.Layer implements StatsHead {
           `ERHead '${this.name}': ${args.labels.length} labels given for ${args.classes} classes; ` +
           `give one label per class`);
     }
+    const alpha = args.alpha ?? 'auto';
+    if (alpha !== 'auto' && !(typeof alpha === 'number' && Number.isFinite(alpha) && alpha >= 0)) {
+      throw new ERInputError(`ERHead '${this.name}': alpha must be 'auto' or a finite number >= 0, got ${alpha}`);
+    }
+    this.alpha = alpha;
     this.classes = args.classes;
     this.activation = act;
     this.labels = args.labels ? [...args.labels] : null;
@@ -76,6 +88,7 @@ export class ERHead extends tfl.layers.Layer implements StatsHead {
     this.bias = this.addWeight('bias', [k], 'float32', zeros, undefined, true);
     const shapes: Record<typeof STAT_NAMES[number], number[]> = {
       er_gram: [d, d], er_sum_a: [d], er_cross: [d, k], er_sum_t: [k], er_shift: [d], er_count: [1],
+      er_sum_tt: [k],
     };
     this.stats = STAT_NAMES.map(n => this.addWeight(n, shapes[n], 'float32', zeros, undefined, false));
     this.built = true;
@@ -106,22 +119,24 @@ export class ERHead extends tfl.layers.Layer implements StatsHead {
     this.assertBuilt();
     const [gram, sumA, cross, sumT, shift] = this.stats.slice(0, 5).map(v => tf.clone(v.read()));
     return {gram: gram as tf.Tensor2D, sumA: sumA as tf.Tensor1D, cross: cross as tf.Tensor2D,
-            sumT: sumT as tf.Tensor1D, shift: shift as tf.Tensor1D, count: this.exampleCount};
+            sumT: sumT as tf.Tensor1D, sumSqT: tf.clone(this.stats[6].read()) as tf.Tensor1D,
+            shift: shift as tf.Tensor1D, count: this.exampleCount};
   }
 
   /** Stores statistics (copied; shapes must match the layer). */
   writeStatistics(state: RidgeState): void {
     this.assertBuilt();
-    const values = [state.gram, state.sumA, state.cross, state.sumT, state.shift];
+    const values: Array<tf.Tensor|null> = [state.gram, state.sumA, state.cross, state.sumT, state.shift, null,
+                                           state.sumSqT];
     values.forEach((t, i) => {
-      if (!tf.util.arraysEqual(t.shape, this.stats[i].shape as number[])) {
+      if (t != null && !tf.util.arraysEqual(t.shape, this.stats[i].shape as number[])) {
         throw new ERInputError(
             `ERHead '${this.name}': statistics '${STAT_NAMES[i]}' of shape [${t.shape}] do not ` +
             `fit the layer's [${this.stats[i].shape}]`);
       }
     });
     tf.tidy(() => {
-      values.forEach((t, i) => this.stats[i].write(tf.clone(t)));
+      values.forEach((t, i) => { if (t != null) this.stats[i].write(tf.clone(t)); });
       this.stats[5].write(tf.tensor1d([state.count]));
     });
   }
@@ -148,7 +163,8 @@ export class ERHead extends tfl.layers.Layer implements StatsHead {
   }
 
   getConfig(): tf.serialization.ConfigDict {
-    const config: tf.serialization.ConfigDict = {classes: this.classes, activation: this.activation};
+    const config: tf.serialization.ConfigDict = {classes: this.classes, activation: this.activation,
+                                                 alpha: this.alpha};
     if (this.labels != null) config.labels = [...this.labels];
     return {...config, ...super.getConfig()};
   }

@@ -126,7 +126,7 @@ export class ExpectationReflection extends tf.Optimizer {
     this.controller = null;
     const head = headOf(model);
     this.controller = head != null ?
-        new ERHeadController(model, head, {alpha: this.config.alpha, verbose: this.config.verbose}) :
+        new ERHeadController(model, head, {verbose: this.config.verbose}) :
         new ERController(model, {...this.config});
     this.controller.updates = this.restoredUpdates;
   }

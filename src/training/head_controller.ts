@@ -23,6 +23,8 @@ export const ER_HEAD_MARK = '__tfjsErHead';
 export interface StatsHead extends tfl.layers.Layer {
   /** Number of classes (output units). */
   readonly classes: number;
+  /** The head's own ridge (α or 'auto'). */
+  readonly alpha: number|'auto';
   /** The stored statistics (new tensors the caller owns). */
   readStatistics(): RidgeState;
   /** Stores statistics (copied). */
@@ -43,17 +45,15 @@ export function headOf(model: tfl.LayersModel): StatsHead|null {
   return isStatsHead(layer) ? layer : null;
 }
 
-/** Training settings of a head. */
+/** Training settings of a head (its ridge is the head layer's own `alpha`). */
 export interface HeadControllerConfig {
-  /** Dimensionless ridge α. */
-  alpha: number;
   verbose: boolean;
 }
 
-/** Solves the head from `acc` and writes its weights; returns the report. */
-export function solveHead(head: StatsHead, acc: RidgeAccumulator, alpha: number): SweepReport {
+/** Solves the head from `acc` with the head's own ridge and writes its weights; returns the report. */
+export function solveHead(head: StatsHead, acc: RidgeAccumulator): SweepReport {
   const t0 = Date.now();
-  const sol = acc.solve({alpha});
+  const sol = acc.solve({alpha: head.alpha});
   head.writeSolution(sol.W, sol.b);
   const solve = (Date.now() - t0) / 1000;
   return {rows: sol.count, passes: 0, gamma: 1, inputGramReused: true, outputGramReused: true,
@@ -131,7 +131,7 @@ export class ERHeadController implements TrainingController {
     if (acc == null) return;
     this.pending = null;
     try {
-      this.lastReport = solveHead(this.head, acc, this.config.alpha);
+      this.lastReport = solveHead(this.head, acc);
       const state = acc.exportState();
       try {
         this.head.writeStatistics(state);
