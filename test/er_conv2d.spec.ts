@@ -3,6 +3,7 @@ import {attachER, er, ERConv2D, ERInputError, erLayers} from '../src/index';
 import {describeBackends, expectNoLeak} from './helpers/backends';
 import {maxDiff} from './helpers/data';
 import {maxRelErr, ridgeReference} from './helpers/linalg';
+import {explicitPatches} from './helpers/patches';
 
 /** 8×8 images of a horizontal (class 0) or vertical (class 1) bar at a random place, plus noise. */
 function bars(n: number, seed: number): {x: tf.Tensor4D, y: tf.Tensor2D} {
@@ -17,31 +18,6 @@ function bars(n: number, seed: number): {x: tf.Tensor4D, y: tf.Tensor2D} {
   }
   return tf.tidy(() => ({x: tf.tensor4d(px, [n, 8, 8, 1]),
                          y: tf.oneHot(tf.tensor1d(labels, 'int32'), 2).toFloat() as tf.Tensor2D}));
-}
-
-/** Explicit patches, TensorFlow SAME/VALID padding (as in conv.spec). */
-function patchesOf(x: number[][][][], k: number, s: number, padding: 'same'|'valid'): number[][] {
-  const H = x[0].length, W = x[0][0].length, C = x[0][0][0].length;
-  const ho = padding === 'valid' ? Math.floor((H - k) / s) + 1 : Math.ceil(H / s);
-  const wo = padding === 'valid' ? Math.floor((W - k) / s) + 1 : Math.ceil(W / s);
-  const top = padding === 'same' ? Math.floor(Math.max(0, (ho - 1) * s + k - H) / 2) : 0;
-  const left = padding === 'same' ? Math.floor(Math.max(0, (wo - 1) * s + k - W) / 2) : 0;
-  const rows: number[][] = [];
-  for (const img of x) {
-    for (let r = 0; r < ho; r++) {
-      for (let c = 0; c < wo; c++) {
-        const row: number[] = [];
-        for (let i = 0; i < k; i++) {
-          for (let j = 0; j < k; j++) {
-            const yy = r * s + i - top, xx = c * s + j - left;
-            for (let ch = 0; ch < C; ch++) row.push(yy >= 0 && yy < H && xx >= 0 && xx < W ? img[yy][xx][ch] : 0);
-          }
-        }
-        rows.push(row);
-      }
-    }
-  }
-  return rows;
 }
 
 describeBackends('ERConv2D', () => {
@@ -75,7 +51,7 @@ describeBackends('ERConv2D', () => {
                                      tf.randomNormal(model.outputs[0].shape.map(d => d ?? 6) as number[], 0, 0.2, 'float32', 13)));
       model.compile({optimizer: er(), loss: 'meanSquaredError'});
       await model.fit(x, y, {epochs: 1, batchSize: 4, verbose: 0});
-      const ref = ridgeReference(patchesOf(x.arraySync(), 3, strides, padding),
+      const ref = ridgeReference(explicitPatches(x.arraySync(), {kernelSize: [3, 3], strides: [strides, strides], padding}),
                                  tf.tidy(() => tf.reshape(y, [-1, 3]).arraySync() as number[][]), 1e-3);
       const [kernel, bias] = model.getLayer('conv').getWeights();
       const W = tf.tidy(() => tf.reshape(kernel, [18, 3]).arraySync() as number[][]);

@@ -20,11 +20,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError} from './errors';
-import {activate} from './activations';
 import {preimageOperator} from './preimage';
-import {reflectHidden, reflectOutput, targetRange} from './reflect';
+import {reflectHidden, reflectOutput} from './reflect';
 import {RidgeAccumulator, RidgeSolution} from './ridge';
-import {SweepConfig, SweepReport} from './sweep';
+import {checkObservedData, SweepConfig, SweepReport} from './sweep';
 import {designRows, fieldRows, forwardUnits, isSolved, kernelMatrix, NetworkUnit, rowWidth, SolvedUnit,
         unitPreimage, unitWidth, UnitWeights, validateUnits} from './units';
 
@@ -261,18 +260,7 @@ export class NetworkSweep {
   }
 
   private checkFirstPass() {
-    if (this.rows === 0) throw new ERInputError('the data gave no rows; pass at least one non-empty batch');
-    const [ok, lo, hi] = [this.finite!, this.yMin!, this.yMax!].map(t => t.dataSync()[0]);
-    if (ok !== 1) {
-      throw new ERInputError('the inputs or targets contain NaN or Infinity; clean the data. Weights were not changed.');
-    }
-    const act = this.outUnit.activation;
-    const [min, max] = targetRange(act);
-    if (lo < min || hi > max) {
-      throw new ERInputError(
-          `${this.outUnit.name}: targets lie in [${lo}, ${hi}] but a ${act} output needs them in ` +
-          `[${min}, ${max}]; rescale them or use a linear output. Weights were not changed.`);
-    }
+    checkObservedData(this.rows, this.finite, this.yMin, this.yMax, this.outUnit.activation, this.outUnit.name);
   }
 }
 
@@ -292,6 +280,3 @@ function disposeWeights(w: UnitWeights|null|undefined) {
 function now(): number {
   return (typeof performance !== 'undefined' ? performance.now() : Date.now()) / 1000;
 }
-
-// Keep `activate` referenced for readers: hidden outputs are f(h) (see forwardUnits).
-void activate;

@@ -22,7 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError} from './errors';
-import {activate} from './activations';
+import {activate, ERActivation} from './activations';
 import {DenseState, DenseWeights, field, forwardChain, tidyWeights, validateChain} from './network';
 import {preimage, preimageOperator} from './preimage';
 import {reflectHidden, reflectOutput, targetRange} from './reflect';
@@ -421,23 +421,8 @@ export class ERSweep {
   }
 
   private checkFirstPass() {
-    if (this.rows === 0) {
-      throw new ERInputError('the data gave no rows; pass at least one non-empty batch');
-    }
-    const [ok, lo, hi] = [this.finite!, this.yMin!, this.yMax!].map(t => t.dataSync()[0]);
-    if (ok !== 1) {
-      throw new ERInputError(
-          'the inputs or targets contain NaN or Infinity; clean the data. ' +
-          'Weights were not changed.');
-    }
-    const act = this.layers[this.out].activation;
-    const [min, max] = targetRange(act);
-    if (lo < min || hi > max) {
-      throw new ERInputError(
-          `${this.layers[this.out].name}: targets lie in [${lo}, ${hi}] but a ${act} ` +
-          `output needs them in [${min}, ${max}] (one-hot or probabilities for ` +
-          `softmax/sigmoid); rescale them or use a linear output. Weights were not changed.`);
-    }
+    checkObservedData(this.rows, this.finite, this.yMin, this.yMax, this.layers[this.out].activation,
+                      this.layers[this.out].name);
   }
 
   /** The cached input Gram if it covers the same data as this pass, else null. */
@@ -599,6 +584,30 @@ function checkBatch(x: tf.Tensor, y: tf.Tensor, inDim: number, outDim: number,
     throw new ERInputError(
         `${outName}: targets must have shape [${x.shape[0]}, ${outDim}] to match the ` +
         `inputs and the output width, got [${y.shape}]`);
+  }
+}
+
+/**
+ * Checks what the first pass of an update saw: some rows, no NaN/Infinity,
+ * targets in the range the output activation needs. Throws (weights unchanged).
+ */
+export function checkObservedData(rows: number, finite: tf.Tensor|null, yMin: tf.Tensor|null,
+                                  yMax: tf.Tensor|null, act: ERActivation, outName: string): void {
+  if (rows === 0) {
+    throw new ERInputError('the data gave no rows; pass at least one non-empty batch');
+  }
+  const [ok, lo, hi] = [finite!, yMin!, yMax!].map(t => t.dataSync()[0]);
+  if (ok !== 1) {
+    throw new ERInputError(
+        'the inputs or targets contain NaN or Infinity; clean the data. ' +
+        'Weights were not changed.');
+  }
+  const [min, max] = targetRange(act);
+  if (lo < min || hi > max) {
+    throw new ERInputError(
+        `${outName}: targets lie in [${lo}, ${hi}] but a ${act} ` +
+        `output needs them in [${min}, ${max}] (one-hot or probabilities for ` +
+        `softmax/sigmoid); rescale them or use a linear output. Weights were not changed.`);
   }
 }
 

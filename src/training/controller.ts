@@ -9,10 +9,10 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import {ERInputError} from '../engine/errors';
 import {NetworkSweep, NetworkSweepResult} from '../engine/network_sweep';
 import {BatchSource, ERSweep, SweepCache, SweepConfig, SweepReport, SweepResult} from '../engine/sweep';
-import {CaptureListener, CaptureSession, setCaptureListener, withCaptureSession} from './capture';
+import {CaptureListener, CaptureSession, setCaptureListener} from './capture';
 import {chainStates, chainUnits, extractChain, ModelChain} from './chain';
 import {checkLossActivation, ERLossName, resolveLoss, targetTensor} from './losses';
-import {FitParams, setController, TrainingController, unsetController, wrapLossForTargets} from './registry';
+import {FitLifecycle, FitParams, setController, TrainingController, unsetController, wrapLossForTargets} from './registry';
 
 /** When updates are applied. */
 export type ERUpdateSchedule = 'epoch'|'batch';
@@ -28,7 +28,7 @@ export interface ControllerConfig extends SweepConfig {
  * One model trained by one ER optimizer. Created when the model is compiled
  * with `er()`; the optimizer forwards `minimize` here.
  */
-export class ERController implements CaptureListener, TrainingController {
+export class ERController extends FitLifecycle implements CaptureListener, TrainingController {
   /** The report of the last applied update. */
   lastReport: SweepReport|null = null;
   /** Updates applied so far. */
@@ -38,17 +38,15 @@ export class ERController implements CaptureListener, TrainingController {
   private sweep: ERSweep|NetworkSweep|null = null;
   private epochData: Array<[tf.Tensor, tf.Tensor]> = [];
   private readonly cache = new SweepCache();
-  private fitting = false;
   /** The tensors of the running fit() (not copied), when ER can walk them again. */
   private fitData: {x: tf.Tensor, y: tf.Tensor, rows: number}|null = null;
   /** This update's extra passes walk fitData instead of cached batches. */
   private passesOverFitData = false;
   private prefix: tfl.LayersModel|null = null;
-  private batchesPerEpoch: number|null = null;
-  private batchInEpoch = 0;
   private disposed = false;
 
   constructor(readonly model: tfl.LayersModel, private readonly config: ControllerConfig) {
+    super();
     this.loss = resolveLoss(model.loss, model.name);
     this.chain = extractChain(model);
     const out = this.chain.solved[this.chain.solved.length - 1];
@@ -62,29 +60,8 @@ export class ERController implements CaptureListener, TrainingController {
   minimize(f: () => tf.Scalar, returnCost: boolean): tf.Scalar|null {
     if (this.disposed) throw new Error('this ER optimizer was disposed');
     if (this.sweep == null) this.begin();
-    const session = new CaptureSession(this.chain.start);
-    let cost: tf.Scalar;
-    try {
-      cost = tf.tidy(() => withCaptureSession(session, f));
-    } catch (e) {
-      session.dispose();
-      throw e;
-    }
-    try {
-      this.addBatch(session);
-    } catch (e) {
-      cost.dispose();
-      this.abandon();
-      throw e;
-    } finally {
-      session.dispose();
-    }
-    this.batchInEpoch++;
-    const epochDone = this.batchesPerEpoch != null && this.batchInEpoch >= this.batchesPerEpoch;
-    if (this.config.update === 'batch' || !this.fitting || epochDone) this.flushPending();
-    if (returnCost) return cost;
-    cost.dispose();
-    return null;
+    return this.trainingStep(this.chain.start, f, returnCost, session => this.addBatch(session), () => this.abandon(),
+                             epochDone => this.config.update === 'batch' || !this.fitting || epochDone);
   }
 
   /** Applies the update whose first pass is complete. Safe to call any time. */
@@ -142,31 +119,10 @@ export class ERController implements CaptureListener, TrainingController {
     this.fitData = null;
   }
 
-  /** Called when fit/fitDataset starts. */
+  /** Called when fit/fitDataset starts: drops any half-done update. */
   beginFit(params: FitParams): void {
     this.abandon();
-    this.fitting = true;
-    const steps = params.steps ?? (params.samples != null && params.batchSize ?
-                                       Math.ceil(params.samples / params.batchSize) : null);
-    this.batchesPerEpoch = steps != null && steps > 0 ? steps : null;
-  }
-
-  /** Called at each epoch start: nothing should be pending; apply it if so. */
-  beginEpoch(): void {
-    this.flushPending();
-    this.batchInEpoch = 0;
-  }
-
-  /** Called at each epoch end (fitDataset without a known length ends here). */
-  endEpoch(): void {
-    this.flushPending();
-  }
-
-  /** Called when fit/fitDataset ends. */
-  endFit(): void {
-    this.fitting = false;
-    this.batchesPerEpoch = null;
-    this.flushPending();
+    super.beginFit(params);
   }
 
   /** Releases all state (statistics, cached batches) and unbinds the layers. */

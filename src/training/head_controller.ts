@@ -12,9 +12,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import {ERInputError} from '../engine/errors';
 import {disposeRidgeState, RidgeAccumulator, RidgeState} from '../engine/ridge';
 import {SweepReport} from '../engine/sweep';
-import {CaptureSession, setCaptureListener, withCaptureSession} from './capture';
+import {CaptureSession, setCaptureListener} from './capture';
 import {ERLossName, resolveLoss, targetMatrix} from './losses';
-import {FitParams, setController, TrainingController, unsetController, wrapLossForTargets} from './registry';
+import {FitLifecycle, FitParams, setController, TrainingController, unsetController, wrapLossForTargets} from './registry';
 
 /** Marks a layer class as an ER head (set on the class's prototype). */
 export const ER_HEAD_MARK = '__tfjsErHead';
@@ -66,19 +66,16 @@ export function solveHead(head: StatsHead, acc: RidgeAccumulator): SweepReport {
  * call, only the first epoch adds its examples (later epochs would only count
  * the same examples again); each `trainOnBatch` adds its batch.
  */
-export class ERHeadController implements TrainingController {
+export class ERHeadController extends FitLifecycle implements TrainingController {
   lastReport: SweepReport|null = null;
   updates = 0;
   private readonly loss: ERLossName;
   private pending: RidgeAccumulator|null = null;
-  private fitting = false;
-  private epoch = 0;
-  private batchesPerEpoch: number|null = null;
-  private batchInEpoch = 0;
   private disposed = false;
 
   constructor(readonly model: tfl.LayersModel, readonly head: StatsHead,
               private readonly config: HeadControllerConfig) {
+    super();
     this.loss = resolveLoss(model.loss, model.name);
     if (this.loss !== 'categoricalCrossentropy' && this.loss !== 'sparseCategoricalCrossentropy' &&
         this.loss !== 'binaryCrossentropy') {
@@ -101,28 +98,9 @@ export class ERHeadController implements TrainingController {
 
   minimize(f: () => tf.Scalar, returnCost: boolean): tf.Scalar|null {
     if (this.disposed) throw new Error('this ER optimizer was disposed');
-    const session = new CaptureSession(this.head);
-    let cost: tf.Scalar;
-    try {
-      cost = tf.tidy(() => withCaptureSession(session, f));
-    } catch (e) {
-      session.dispose();
-      throw e;
-    }
-    try {
+    return this.trainingStep(this.head, f, returnCost, session => {
       if (!this.fitting || this.epoch <= 1) this.addBatch(session);
-    } catch (e) {
-      cost.dispose();
-      throw e;
-    } finally {
-      session.dispose();
-    }
-    this.batchInEpoch++;
-    const epochDone = this.batchesPerEpoch != null && this.batchInEpoch >= this.batchesPerEpoch;
-    if (!this.fitting || epochDone) this.flushPending();
-    if (returnCost) return cost;
-    cost.dispose();
-    return null;
+    }, () => {}, epochDone => !this.fitting || epochDone);
   }
 
   /** Solves the head from the statistics if batches were added since the last solve. */
@@ -152,28 +130,7 @@ export class ERHeadController implements TrainingController {
 
   beginFit(params: FitParams): void {
     this.flushPending();
-    this.fitting = true;
-    this.epoch = 0;
-    this.batchInEpoch = 0;
-    const steps = params.steps ?? (params.samples != null && params.batchSize ?
-                                       Math.ceil(params.samples / params.batchSize) : null);
-    this.batchesPerEpoch = steps != null && steps > 0 ? steps : null;
-  }
-
-  beginEpoch(): void {
-    this.flushPending();
-    this.epoch++;
-    this.batchInEpoch = 0;
-  }
-
-  endEpoch(): void {
-    this.flushPending();
-  }
-
-  endFit(): void {
-    this.fitting = false;
-    this.batchesPerEpoch = null;
-    this.flushPending();
+    super.beginFit(params);
   }
 
   dispose(): void {

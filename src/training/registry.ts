@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {ERInputError} from '../engine/errors';
 import {SweepReport} from '../engine/sweep';
-import {observeTargets} from './capture';
+import {CaptureSession, observeTargets, withCaptureSession} from './capture';
 
 /** Fit parameters as tfjs passes them to callbacks. */
 export interface FitParams {
@@ -30,6 +30,90 @@ export interface TrainingController {
   endEpoch(): void;
   endFit(): void;
   dispose(): void;
+}
+
+/**
+ * The epoch bookkeeping both controllers share: the fit hooks call these
+ * methods; `countBatch()` tells when an epoch's last batch was seen (so an
+ * update can be applied before tfjs validates at the end of the epoch).
+ */
+export abstract class FitLifecycle {
+  /** Inside fit / fitDataset (false for trainOnBatch). */
+  protected fitting = false;
+  /** 1-based epoch of the running fit (0 before the first). */
+  protected epoch = 0;
+  protected batchesPerEpoch: number|null = null;
+  protected batchInEpoch = 0;
+
+  /** Applies whatever update is pending. */
+  abstract flushPending(): void;
+
+  /** Called when fit/fitDataset starts. */
+  beginFit(params: FitParams): void {
+    this.fitting = true;
+    this.epoch = 0;
+    this.batchInEpoch = 0;
+    const steps = params.steps ?? (params.samples != null && params.batchSize ?
+                                       Math.ceil(params.samples / params.batchSize) : null);
+    this.batchesPerEpoch = steps != null && steps > 0 ? steps : null;
+  }
+
+  /** Called at each epoch start: nothing should be pending; apply it if so. */
+  beginEpoch(): void {
+    this.flushPending();
+    this.epoch++;
+    this.batchInEpoch = 0;
+  }
+
+  /** Called at each epoch end (fitDataset without a known length ends here). */
+  endEpoch(): void {
+    this.flushPending();
+  }
+
+  /** Called when fit/fitDataset ends. */
+  endFit(): void {
+    this.fitting = false;
+    this.batchesPerEpoch = null;
+    this.flushPending();
+  }
+
+  /**
+   * One training step: runs the loss `f` with a capture session on `start`
+   * (so ER sees the batch's inputs and targets), hands the session to
+   * `record`, and applies the pending update when `flushNow(epochDone)` says
+   * so. On a `record` error, `onError` runs and the error is rethrown.
+   */
+  protected trainingStep(start: object, f: () => tf.Scalar, returnCost: boolean,
+                         record: (session: CaptureSession) => void, onError: () => void,
+                         flushNow: (epochDone: boolean) => boolean): tf.Scalar|null {
+    const session = new CaptureSession(start);
+    let cost: tf.Scalar;
+    try {
+      cost = tf.tidy(() => withCaptureSession(session, f));
+    } catch (e) {
+      session.dispose();
+      throw e;
+    }
+    try {
+      record(session);
+    } catch (e) {
+      cost.dispose();
+      onError();
+      throw e;
+    } finally {
+      session.dispose();
+    }
+    if (flushNow(this.countBatch())) this.flushPending();
+    if (returnCost) return cost;
+    cost.dispose();
+    return null;
+  }
+
+  /** Counts one training batch; true when it was the epoch's last. */
+  protected countBatch(): boolean {
+    this.batchInEpoch++;
+    return this.batchesPerEpoch != null && this.batchInEpoch >= this.batchesPerEpoch;
+  }
 }
 
 const controllers = new WeakMap<object, TrainingController>();
