@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import {DenseState, er, ERInputError, erLayers, erSweep, ExpectationReflection, tensorBatches} from '../src/index';
+import {AUTO_ALPHAS, DenseState, er, ERInputError, erLayers, erSweep, ExpectationReflection, tensorBatches} from '../src/index';
 import {describeBackends} from './helpers/backends';
 import {maxDiff, relDiff, toyClassification} from './helpers/data';
 
@@ -342,5 +342,22 @@ describeBackends('er() optimizer with compile/fit', () => {
     expect(tf.train.adam(1e-3) instanceof ExpectationReflection).toBeFalse();
     expect(opt instanceof ExpectationReflection).toBeTrue();
     expect(() => opt.applyGradients()).toThrowError(/does not apply gradients/);
+  });
+
+  it("er({alpha: 'auto'}) picks each layer's ridge by GCV and reports it", async () => {
+    const {x, y} = toyClassification(120, 41);
+    const model = tf.sequential({layers: [
+      erLayers.dense({inputShape: [4], units: 40, activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({seed: 2})}),
+      erLayers.dense({units: 3, activation: 'softmax'})]});
+    const opt = er({alpha: 'auto'});
+    model.compile({optimizer: opt, loss: 'categoricalCrossentropy', metrics: ['accuracy']});
+    const h = await model.fit(x, y, {epochs: 2, batchSize: 60, verbose: 0});
+    const alphas = Object.values(opt.lastReport!.alphas);
+    expect(alphas.length).toBe(2);
+    for (const a of alphas) expect(AUTO_ALPHAS).toContain(a);
+    expect(h.history.acc[1] as number).toBeGreaterThan(0.7);
+    expect(() => er({alpha: 'big' as any})).toThrowMatching(e => e instanceof ERInputError && /alpha/.test(e.message));
+    tf.dispose([x, y]);
+    model.dispose();
   });
 });

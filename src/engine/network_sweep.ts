@@ -46,7 +46,7 @@ export interface NetworkSweepResult {
  * ```
  */
 export class NetworkSweep {
-  private readonly alpha: number;
+  private readonly alpha: number|'auto';
   private readonly beta: number;
   private readonly refresh: boolean;
   private readonly out: number;
@@ -76,7 +76,8 @@ export class NetworkSweep {
           `mode '${config.mode}' (the automatic step search) is implemented for dense networks only; ` +
           `use er({mode: 'er'}) with conv2d layers`);
     }
-    for (const [k, v] of [['alpha', this.alpha], ['beta', this.beta]] as Array<[string, number]>) {
+    const numeric = (this.alpha === 'auto' ? [] : [['alpha', this.alpha]]) as Array<[string, number]>;
+    for (const [k, v] of [...numeric, ['beta', this.beta]] as Array<[string, number]>) {
       if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
         throw new ERInputError(`option ${k} must be a finite number >= 0, got ${v}`);
       }
@@ -141,6 +142,7 @@ export class NetworkSweep {
     const o = this.outUnit;
     const warnings: string[] = [];
     const lambdas: Record<string, number> = {};
+    const alphas: Record<string, number> = {};
     const newWeights: Array<UnitWeights|null> = units.map(() => null);
     const operators: Array<tf.Tensor2D|null> = units.map(() => null);
     const accs: RidgeAccumulator[] = [];
@@ -152,6 +154,7 @@ export class NetworkSweep {
       const sol = acc.solve({alpha, fitIntercept: u.bias != null});
       this.seconds.solve += now() - ts;
       lambdas[u.name] = sol.lambdaUsed;
+      alphas[u.name] = sol.alpha;
       warnings.push(...sol.warnings);
       disposeWeights(newWeights[i]);
       newWeights[i] = toWeights(u, sol);
@@ -212,7 +215,7 @@ export class NetworkSweep {
       this.seconds.total = now() - this.t0;
       return {
         weights: newWeights,
-        report: {rows: this.rows, passes, gamma: 1, inputGramReused: false, outputGramReused: false, lambdas,
+        report: {rows: this.rows, passes, gamma: 1, inputGramReused: false, outputGramReused: false, lambdas, alphas,
                  seconds: {...this.seconds}, warnings},
       };
     } catch (e) {

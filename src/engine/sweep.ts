@@ -36,8 +36,11 @@ export type ERMode = 'er'|'erls';
 
 /** Options of one sweep. */
 export interface SweepConfig {
-  /** Dimensionless ridge α: λ = α·trace(cov a)/d. Default 1e-3. */
-  alpha?: number;
+  /**
+   * Dimensionless ridge α: λ = α·trace(cov a)/d. Default 1e-3. 'auto' picks
+   * it per solve by generalised cross-validation (see `RidgeAccumulator.solve`).
+   */
+  alpha?: number|'auto';
   /** Pre-image damping β: μ = β·trace(WᵀW)/q. Default 0.1. */
   beta?: number;
   /** 'er' (default) or 'erls' (automatic step search on the hidden layers). */
@@ -98,6 +101,8 @@ export interface SweepReport {
   outputGramReused: boolean;
   /** The ridge λ used per solved layer (after any raise), by layer name. */
   lambdas: Record<string, number>;
+  /** The dimensionless α used per solved layer (the chosen one with alpha 'auto'), by layer name. */
+  alphas: Record<string, number>;
   /** Seconds per phase (on asynchronous backends, approximate). */
   seconds: {gram: number, solve: number, target: number, search: number, total: number};
   /** Notes on recovered numerical trouble (e.g. singular Gram, ridge raised). */
@@ -127,7 +132,7 @@ const GAMMAS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256];
  * ```
  */
 export class ERSweep {
-  private readonly alpha: number;
+  private readonly alpha: number|'auto';
   private readonly beta: number;
   private readonly mode: ERMode;
   private readonly refresh: boolean;
@@ -160,7 +165,7 @@ export class ERSweep {
     this.mode = config.mode ?? 'er';
     this.refresh = config.refresh ?? true;
     this.searchRows = config.searchRows ?? 10000;
-    checkOption('alpha', this.alpha, 0);
+    if (this.alpha !== 'auto') checkOption('alpha', this.alpha, 0);
     checkOption('beta', this.beta, 0);
     checkOption('searchRows', this.searchRows, 1);
     if (this.mode !== 'er' && this.mode !== 'erls') {
@@ -250,6 +255,7 @@ export class ERSweep {
     const {layers, out, lowest, alpha, beta, mode} = this;
     const warnings: string[] = [];
     const lambdas: Record<string, number> = {};
+    const alphas: Record<string, number> = {};
     const newWeights: Array<DenseWeights|null> = layers.map(() => null);
     const accs: Array<RidgeAccumulator|null> = layers.map(() => null);
     const operators: Array<tf.Tensor2D|null> = layers.map(() => null);
@@ -260,6 +266,7 @@ export class ERSweep {
       const sol = acc.solve({alpha, fitIntercept: layers[i].bias != null});
       this.seconds.solve += now() - ts;
       lambdas[layers[i].name] = sol.lambdaUsed;
+      alphas[layers[i].name] = sol.alpha;
       warnings.push(...sol.warnings);
       disposeWeights(newWeights[i]);
       newWeights[i] = toWeights(sol, layers[i].bias != null);
@@ -382,7 +389,7 @@ export class ERSweep {
       this.seconds.total = now() - this.t0;
       return {
         weights: newWeights,
-        report: {rows: this.rows, passes, gamma, inputGramReused, outputGramReused, lambdas,
+        report: {rows: this.rows, passes, gamma, inputGramReused, outputGramReused, lambdas, alphas,
                  seconds: {...this.seconds}, warnings},
       };
     } catch (e) {

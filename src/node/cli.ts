@@ -15,7 +15,7 @@ const USAGE = `usage: tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--dat
                      --optimizer er|adam [--arch 784-1000-10] [--activation relu|tanh|sigmoid]
                      [--epochs N] [--batch-size B] [--backend auto|wasm|cpu|tensorflow]
                      [--seed S] [--save DIR] [--json]
-  ER options:   --mode er|erls (default er)  --init glorot|data (default glorot)  --alpha A (ridge, default 0.001)
+  ER options:   --mode er|erls (default er)  --init glorot|data (default glorot)  --alpha A|auto (ridge, default 0.001)
   Adam options: --lr RATE (default 0.001)  --wasm-transpose-fix
   Other:        --train-size N (class-balanced subset)  --target-accuracy A (stop when reached)
                 --val-size N (hold out N training rows; reports the best epoch on them)
@@ -67,8 +67,10 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
   if (parsed.positionals[0] !== 'train') fail(`unknown command '${parsed.positionals[0] ?? ''}'`);
   const lr = v.lr == null ? undefined : Number(v.lr);
   if (lr != null && !(lr > 0)) fail(`--lr must be a positive number, got '${v.lr}'`);
-  const alpha = v.alpha == null ? undefined : Number(v.alpha);
-  if (alpha != null && !(alpha >= 0 && Number.isFinite(alpha))) fail(`--alpha must be a number >= 0, got '${v.alpha}'`);
+  const alpha = v.alpha == null ? undefined : v.alpha === 'auto' ? 'auto' as const : Number(v.alpha);
+  if (alpha != null && alpha !== 'auto' && !(alpha >= 0 && Number.isFinite(alpha))) {
+    fail(`--alpha must be 'auto' or a number >= 0, got '${v.alpha}'`);
+  }
   const target = v['target-accuracy'] == null ? undefined : Number(v['target-accuracy']);
   if (target != null && !(target > 0 && target <= 1)) fail(`--target-accuracy must be in (0, 1]`);
   const seed = v.seed == null ? 0 : Number(v.seed);

@@ -22,8 +22,8 @@ export interface TrainOptions {
   optimizer: 'er'|'adam';
   /** ER mode. */
   mode?: 'er'|'erls';
-  /** ER ridge α (default 1e-3). */
-  alpha?: number;
+  /** ER ridge α (default 1e-3), or 'auto' (GCV). */
+  alpha?: number|'auto';
   /** Adam learning rate (default 1e-3). */
   lr?: number;
   /** e.g. "784-1000-10" (the first and last numbers must match the data). */

@@ -15,8 +15,12 @@ import {registerFitHooks} from '../training/fit_callback';
 
 /** Options of {@link er}. None is a learning rate: ER has none. */
 export interface ERConfig {
-  /** Dimensionless ridge α of every solve: λ = α·trace(cov a)/d. Default 1e-3. */
-  alpha?: number;
+  /**
+   * Dimensionless ridge α of every solve: λ = α·trace(cov a)/d. Default 1e-3.
+   * 'auto' picks α for each solve by generalised cross-validation from the
+   * ridge statistics (no held-out data; costs a few extra d×d factorisations).
+   */
+  alpha?: number|'auto';
   /** Damping β of the pre-image through each layer: μ = β·trace(WᵀW)/q. Default 0.1. */
   beta?: number;
   /**
@@ -64,7 +68,7 @@ function validate(config: ERConfig): FullConfig {
       throw new ERInputError(`er(): option ${name} must be a finite number >= ${min}, got ${v}`);
     }
   };
-  num('alpha', 0);
+  if (c.alpha !== 'auto') num('alpha', 0);
   num('beta', 0);
   num('searchRows', 1);
   if (c.mode !== 'er' && c.mode !== 'erls') {

@@ -57,7 +57,7 @@ export function solveHead(head: StatsHead, acc: RidgeAccumulator): SweepReport {
   head.writeSolution(sol.W, sol.b);
   const solve = (Date.now() - t0) / 1000;
   return {rows: sol.count, passes: 0, gamma: 1, inputGramReused: true, outputGramReused: true,
-          lambdas: {[head.name]: sol.lambdaUsed},
+          lambdas: {[head.name]: sol.lambdaUsed}, alphas: {[head.name]: sol.alpha},
           seconds: {gram: 0, solve, target: 0, search: 0, total: solve}, warnings: sol.warnings};
 }
 
