@@ -147,36 +147,3 @@ function plot(cells: Cell[]): string {
           `<text x="104" y="9" font-size="11">Adam</text></g>`, '</svg>', ''].join('\n');
 }
 
-/**
- * Suite `few-shot-auto`: ER with `alpha: 'auto'` (the ridge chosen by GCV per
- * solve, no tuning) on the small MNIST / Fashion-MNIST training sets of the
- * few-shot suite (same subsets, model, held-out split and update budget),
- * beside that suite's tuned results (read from few-shot.json).
- */
-export async function fewShotAutoSuite(): Promise<void> {
-  const file = path.join(RESULTS, 'few-shot.json');
-  const tuned = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')).data as Cell[] : [];
-  const cells: Cell[] = [];
-  const rows: Array<Array<string|number>> = [];
-  for (const dataset of ['mnist', 'fashion-mnist']) {
-    for (const size of [100, 1000, 5000]) {
-      const {epochs, patience} = budget(size, 'er', dataset);
-      const args = ['--dataset', dataset, '--backend', 'wasm', '--arch', archOf(dataset), '--seed', '1',
-                    '--val-size', String(VAL), '--patience', String(patience), '--epochs', String(epochs),
-                    '--eval-each-epoch', '--optimizer', 'er', '--alpha', 'auto', '--train-size', String(size)];
-      const result = await runCli(args, `${dataset} n=${size} er α=auto`);
-      cells.push({dataset, size, optimizer: 'er', setting: 'α=auto', result});
-      const b = best(result);
-      const er = pick(tuned, dataset, size, 'er'), adam = pick(tuned, dataset, size, 'adam');
-      rows.push([dataset, size, `${(100 * b.test).toFixed(2)} (${b.epoch} upd.)`, b.seconds.toFixed(1),
-                 er ? `${(100 * best(er.result).test).toFixed(2)} (${er.setting})` : '–',
-                 adam ? `${(100 * best(adam.result).test).toFixed(2)} (${adam.setting})` : '–']);
-    }
-  }
-  writeResults('few-shot-auto', 'npm run bench -- --suite few-shot-auto', cells,
-               table(['data set', 'training rows', "ER α='auto' test acc %", 's to best',
-                      'ER tuned α (few-shot suite)', 'Adam tuned lr (few-shot suite)'], rows),
-               ["One run per cell, no tuning: er({alpha: 'auto'}) picks every layer's ridge by generalised " +
-                'cross-validation from its statistics. The tuned columns are the few-shot suite\'s choices ' +
-                '(best of two settings on the held-out split).']);
-}

@@ -7,7 +7,6 @@
  *   cost          one ER update broken down (in-process; see bench/cost.ts)
  *   memory        peak RSS of an ER epoch vs training-set size (and Adam's)
  *   few-shot      100 / 1k / 5k / all examples of MNIST, Fashion-MNIST, CIFAR-10: ER vs tuned Adam
- *   few-shot-auto ER with alpha 'auto' (GCV) on the small MNIST / Fashion-MNIST sets
  *   heads         erHead vs an Adam-trained head on frozen features, 1–100 examples of new classes
  *   cifar10-conv  a small convnet on CIFAR-10: ER (conv layer solved on patches) vs Adam
  * Writes bench/results/<suite>.json and .md; `npm run bench:readme` puts the
@@ -19,12 +18,12 @@ import * as path from 'path';
 import {errAfter, ROOT, runCli, RunResult, table, writeResults} from './lib';
 import {costSuite} from './cost';
 import {cifarDir} from './cifar_dir';
-import {fewShotAutoSuite, fewShotSuite} from './few_shot';
+import {fewShotSuite} from './few_shot';
 import {headsSuite} from './heads';
 
 const argv = process.argv.slice(2);
 const suiteArg = argv.indexOf('--suite') >= 0 ? argv[argv.indexOf('--suite') + 1] : 'all';
-const selected = suiteArg === 'all' ? ['mnist-paper', 'time-to-acc', 'cifar10-mlp', 'cost', 'memory', 'few-shot', 'few-shot-auto', 'heads', 'cifar10-conv'] : suiteArg.split(',');
+const selected = suiteArg === 'all' ? ['mnist-paper', 'time-to-acc', 'cifar10-mlp', 'cost', 'memory', 'few-shot', 'heads', 'cifar10-conv'] : suiteArg.split(',');
 
 /** NumPy reference (ER-ALGORITHM.md §4): test error % after 1/2/3/5 updates. */
 const NUMPY: Record<string, number[]> = {
@@ -194,7 +193,7 @@ async function memory() {
 async function main() {
   const suites: Record<string, () => Promise<void>> = {
     'mnist-paper': mnistPaper, 'time-to-acc': timeToAccuracy, 'cifar10-mlp': cifarMlp, 'cost': costSuite, 'memory': memory,
-    'few-shot': fewShotSuite, 'few-shot-auto': fewShotAutoSuite, 'heads': headsSuite, 'cifar10-conv': cifarConv,
+    'few-shot': fewShotSuite, 'heads': headsSuite, 'cifar10-conv': cifarConv,
   };
   for (const s of selected) {
     if (!suites[s]) throw new Error(`unknown suite '${s}'; known: ${Object.keys(suites).join(', ')}`);

@@ -18,7 +18,10 @@ export interface ERConfig {
   /**
    * Dimensionless ridge α of every solve: λ = α·trace(cov a)/d. Default 1e-3.
    * 'auto' picks α for each solve by generalised cross-validation from the
-   * ridge statistics (no held-out data; costs a few extra d×d factorisations).
+   * ridge statistics (no held-out data), at the cost of 11 extra d×d
+   * factorisations per solve: worth it for heads and small layers; slow for
+   * wide MLPs (measured: 784-1000-10 on 100 MNIST rows, 3 updates, 129 s
+   * instead of 3 s on a loaded machine).
    */
   alpha?: number|'auto';
   /** Damping β of the pre-image through each layer: μ = β·trace(WᵀW)/q. Default 0.1. */
