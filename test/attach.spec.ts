@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import {attachER, er, ERDense, ERInputError, erLayers} from '../src/index';
 import {describeBackends} from './helpers/backends';
 import {maxDiff, toyClassification} from './helpers/data';
+import {outputsWithSameWeights, saveAndLoad} from './helpers/models';
 
 describeBackends('ERDense and attachER', () => {
   let x: tf.Tensor2D, y: tf.Tensor2D;
@@ -23,10 +24,7 @@ describeBackends('ERDense and attachER', () => {
     // same computation as a stock dense with the same weights
     const stock = tf.layers.dense({units: 7, activation: 'tanh', useBias: false});
     const inp = tf.randomNormal([3, 5]);
-    const a = layer.apply(inp) as tf.Tensor;
-    stock.apply(inp);
-    stock.setWeights(layer.getWeights());
-    const b = stock.apply(inp) as tf.Tensor;
+    const [a, b] = outputsWithSameWeights(layer, stock, inp);
     expect(maxDiff(a, b)).toBe(0);
     tf.dispose([inp, a, b]);
   });
@@ -110,12 +108,7 @@ describeBackends('ERDense and attachER', () => {
       tf.layers.dense({units: 3, activation: 'softmax'})]}));
     model.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
     await model.fit(x, y, {epochs: 1, batchSize: 120, verbose: 0});
-    let saved: tf.io.ModelArtifacts|null = null;
-    await model.save(tf.io.withSaveHandler(async a => {
-      saved = a;
-      return {modelArtifactsInfo: {dateSaved: new Date(), modelTopologyType: 'JSON'}};
-    }));
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved!));
+    const {loaded} = await saveAndLoad(model);
     expect(loaded.layers.every(l => l instanceof ERDense)).toBeTrue();
     const p1 = model.predict(x) as tf.Tensor, p2 = loaded.predict(x) as tf.Tensor;
     expect(maxDiff(p1, p2)).toBe(0);

@@ -3,6 +3,7 @@ import {attachER, er, ERConv2D, ERInputError, erLayers} from '../src/index';
 import {describeBackends, expectNoLeak} from './helpers/backends';
 import {maxDiff} from './helpers/data';
 import {maxRelErr, ridgeReference} from './helpers/linalg';
+import {outputsWithSameWeights, saveAndLoad} from './helpers/models';
 import {explicitPatches} from './helpers/patches';
 
 /** 8×8 images of a horizontal (class 0) or vertical (class 1) bar at a random place, plus noise. */
@@ -33,10 +34,7 @@ describeBackends('ERConv2D', () => {
         {filters: 3, kernelSize: [3, 2], strides: [2, 2], padding: 'same', activation: 'relu', name: 'my_conv'}));
     const stock = tf.layers.conv2d({filters: 3, kernelSize: [3, 2], strides: 2, padding: 'same', activation: 'relu'});
     const inp = tf.randomNormal([2, 5, 6, 2], 0, 1, 'float32', 3);
-    const a = layer.apply(inp) as tf.Tensor;
-    stock.apply(inp);
-    stock.setWeights(layer.getWeights());
-    const b = stock.apply(inp) as tf.Tensor;
+    const [a, b] = outputsWithSameWeights(layer, stock, inp);
     expect(maxDiff(a, b)).toBe(0);
     tf.dispose([inp, a, b]);
   });
@@ -118,13 +116,8 @@ describeBackends('ERConv2D', () => {
     attachER(model).compile({optimizer: er(), loss: 'categoricalCrossentropy'});
     expect(model.layers[0]).toEqual(jasmine.any(ERConv2D));
     await model.fit(train.x, train.y, {epochs: 1, batchSize: 50, verbose: 0});
-    let saved: tf.io.ModelArtifacts|null = null;
-    await model.save(tf.io.withSaveHandler(async a => {
-      saved = a;
-      return {modelArtifactsInfo: {dateSaved: new Date(), modelTopologyType: 'JSON'}};
-    }));
-    expect(JSON.stringify((saved as any).modelTopology)).toContain('"class_name":"ERConv2D"');
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved!));
+    const {artifacts, loaded} = await saveAndLoad(model);
+    expect(JSON.stringify(artifacts.modelTopology)).toContain('"class_name":"ERConv2D"');
     expect(loaded.layers[0]).toEqual(jasmine.any(ERConv2D));
     const p1 = model.predict(train.x) as tf.Tensor, p2 = loaded.predict(train.x) as tf.Tensor;
     expect(maxDiff(p1, p2)).toBeLessThan(1e-5);

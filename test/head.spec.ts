@@ -3,6 +3,7 @@ import {er, ERHead, erHead, ERInputError, extendERHead, RidgeAccumulator} from '
 import {describeBackends, expectNoLeak} from './helpers/backends';
 import {maxDiff, toyClassification} from './helpers/data';
 import {maxRelErr, ridgeReference} from './helpers/linalg';
+import {saveAndLoad} from './helpers/models';
 
 /** A small frozen "feature extractor": 4 → 8 (relu) → 3 (softmax), seeded. */
 function makeBase(seed = 3): tf.Sequential {
@@ -100,12 +101,7 @@ describeBackends('erHead', () => {
     const [y1, y2] = tf.split(y, [120, 120]);
     const model = erHead(base, {classes: 3, labels: ['a', 'b', 'c']});
     await model.fit(x1, y1, {epochs: 1, batchSize: 60, verbose: 0});
-    let saved: tf.io.ModelArtifacts|null = null;
-    await model.save(tf.io.withSaveHandler(async art => {
-      saved = art;
-      return {modelArtifactsInfo: {dateSaved: new Date(), modelTopologyType: 'JSON'}};
-    }));
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved!));
+    const {loaded} = await saveAndLoad(model);
     const head = loaded.getLayer('er_head') as ERHead;
     expect(head).toEqual(jasmine.any(ERHead));
     expect(head.labels).toEqual(['a', 'b', 'c']);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import {AUTO_ALPHAS, DenseState, er, ERInputError, erLayers, erSweep, ExpectationReflection, tensorBatches} from '../src/index';
 import {describeBackends} from './helpers/backends';
 import {maxDiff, relDiff, toyClassification} from './helpers/data';
+import {saveAndLoad} from './helpers/models';
 
 type Act = 'relu'|'tanh'|'softmax'|'sigmoid'|'linear';
 
@@ -220,12 +221,7 @@ describeBackends('er() optimizer with compile/fit', () => {
     const first = mlp([16], 3, 'softmax', 13);
     first.compile({optimizer: er({mode: 'erls'}), loss: 'categoricalCrossentropy'});
     await first.fit(x, y, {epochs: 1, batchSize: 60, shuffle: false, verbose: 0});
-    let artifacts: tf.io.ModelArtifacts|null = null;
-    await first.save(tf.io.withSaveHandler(async a => {
-      artifacts = a;
-      return {modelArtifactsInfo: {dateSaved: new Date(), modelTopologyType: 'JSON'}};
-    }), {includeOptimizer: true});
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
+    const {loaded} = await saveAndLoad(first, {includeOptimizer: true});
     expect(loaded.layers.map(l => l.getClassName())).toEqual(['ERDense', 'ERDense']);
     expect(loaded.optimizer).toEqual(jasmine.any(ExpectationReflection));
     const opt = loaded.optimizer as ExpectationReflection;

@@ -23,7 +23,8 @@ import {ERInputError} from './errors';
 import {preimageOperator} from './preimage';
 import {reflectHidden, reflectOutput} from './reflect';
 import {RidgeAccumulator, RidgeSolution} from './ridge';
-import {checkObservedData, SweepConfig, SweepReport} from './sweep';
+import {checkOption, now, ObservedData} from './observed';
+import {SweepConfig, SweepReport} from './sweep';
 import {designRows, fieldRows, forwardUnits, isSolved, kernelMatrix, NetworkUnit, rowWidth, SolvedUnit,
         unitPreimage, unitWidth, UnitWeights, validateUnits} from './units';
 
@@ -56,10 +57,7 @@ export class NetworkSweep {
   private readonly t0 = now();
   private readonly seconds = {gram: 0, solve: 0, target: 0, search: 0, total: 0};
   private outAcc: RidgeAccumulator|null = null;
-  private finite: tf.Tensor|null = null;
-  private yMin: tf.Tensor|null = null;
-  private yMax: tf.Tensor|null = null;
-  private rows = 0;
+  private readonly observed = new ObservedData();
   private done = false;
 
   /**
@@ -67,7 +65,9 @@ export class NetworkSweep {
    * @param inputShape one example's shape, e.g. [32, 32, 3] or [784].
    */
   constructor(private readonly units: NetworkUnit[], inputShape: number[], config: SweepConfig = {}) {
-    this.shapes = validateUnits(units, inputShape);
+    const shapes = validateUnits(units, inputShape);
+    this.shapes = shapes.inputs;
+    this.outShape = shapes.output;
     this.alpha = config.alpha ?? 1e-3;
     this.beta = config.beta ?? 0.1;
     this.refresh = config.refresh ?? true;
@@ -76,21 +76,11 @@ export class NetworkSweep {
           `mode '${config.mode}' (the automatic step search) is implemented for dense networks only; ` +
           `use er({mode: 'er'}) with conv2d layers`);
     }
-    const numeric = (this.alpha === 'auto' ? [] : [['alpha', this.alpha]]) as Array<[string, number]>;
-    for (const [k, v] of [...numeric, ['beta', this.beta]] as Array<[string, number]>) {
-      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-        throw new ERInputError(`option ${k} must be a finite number >= 0, got ${v}`);
-      }
-    }
+    if (this.alpha !== 'auto') checkOption('alpha', this.alpha, 0);
+    checkOption('beta', this.beta, 0);
     this.out = units.length - 1;
     this.lowest = units.findIndex(u => isSolved(u) && u.trainable);
     if (this.lowest < 0) throw new ERInputError('no trainable layer: every layer has trainable = false');
-    const o = this.outUnit;
-    const last = this.shapes[this.out];
-    this.outShape = o.kind === 'dense' ? [unitWidth(o)] : (() => {
-      const probe = tf.tidy(() => forwardUnits([o], tf.zeros([1, ...last])).fields[0]!.shape.slice(1));
-      return probe;
-    })();
   }
 
   private get outUnit(): SolvedUnit {
@@ -104,7 +94,7 @@ export class NetworkSweep {
 
   /** Rows (examples) seen by the first pass so far. */
   get rowCount(): number {
-    return this.rows;
+    return this.observed.rows;
   }
 
   /** First pass, one batch: forward, reflect the output, accumulate the output unit's statistics. */
@@ -122,12 +112,8 @@ export class NetworkSweep {
         const t = reflectOutput(o.activation, fields[this.out]!, y);
         this.outAcc.add(designRows(o, inputs[this.out]), fieldRows(o, t));
       }
-      const ok = tf.logicalAnd(tf.all(tf.isFinite(x)), tf.all(tf.isFinite(y)));
-      this.finite = this.fold(this.finite, ok, tf.logicalAnd);
-      this.yMin = this.fold(this.yMin, tf.min(y), tf.minimum);
-      this.yMax = this.fold(this.yMax, tf.max(y), tf.maximum);
     });
-    this.rows += x.shape[0];
+    this.observed.add(x, y);
     this.seconds.gram += now() - ta;
   }
 
@@ -215,7 +201,7 @@ export class NetworkSweep {
       this.seconds.total = now() - this.t0;
       return {
         weights: newWeights,
-        report: {rows: this.rows, passes, gamma: 1, inputGramReused: false, outputGramReused: false, lambdas, alphas,
+        report: {rows: this.observed.rows, passes, gamma: 1, inputGramReused: false, outputGramReused: false, lambdas, alphas,
                  seconds: {...this.seconds}, warnings},
       };
     } catch (e) {
@@ -237,14 +223,7 @@ export class NetworkSweep {
   private release() {
     this.outAcc?.dispose();
     this.outAcc = null;
-    tf.dispose([this.finite, this.yMin, this.yMax].filter(t => t != null) as tf.Tensor[]);
-    this.finite = this.yMin = this.yMax = null;
-  }
-
-  private fold(acc: tf.Tensor|null, v: tf.Tensor, op: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): tf.Tensor {
-    const next = tf.keep(acc == null ? v : op(acc, v));
-    acc?.dispose();
-    return next;
+    this.observed.dispose();
   }
 
   private checkBatch(x: tf.Tensor, y: tf.Tensor) {
@@ -263,7 +242,7 @@ export class NetworkSweep {
   }
 
   private checkFirstPass() {
-    checkObservedData(this.rows, this.finite, this.yMin, this.yMax, this.outUnit.activation, this.outUnit.name);
+    this.observed.check(this.outUnit.activation, this.outUnit.name);
   }
 }
 
@@ -278,8 +257,4 @@ function disposeWeights(w: UnitWeights|null|undefined) {
   if (w == null) return;
   w.kernel.dispose();
   w.bias?.dispose();
-}
-
-function now(): number {
-  return (typeof performance !== 'undefined' ? performance.now() : Date.now()) / 1000;
 }

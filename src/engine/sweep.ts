@@ -22,10 +22,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError} from './errors';
-import {activate, ERActivation} from './activations';
+import {activate} from './activations';
+import {checkOption, foldKept, now, ObservedData} from './observed';
 import {DenseState, DenseWeights, field, forwardChain, tidyWeights, validateChain} from './network';
 import {preimage, preimageOperator} from './preimage';
-import {reflectHidden, reflectOutput, targetRange} from './reflect';
+import {reflectHidden, reflectOutput} from './reflect';
 import {RidgeAccumulator, RidgeSolution} from './ridge';
 
 /** Batches of inputs and observed targets; the iterable may be walked several times. */
@@ -147,14 +148,11 @@ export class ERSweep {
   private readonly t0 = now();
   private readonly seconds = {gram: 0, solve: 0, target: 0, search: 0, total: 0};
   private outAcc: RidgeAccumulator|null = null;
-  private finite: tf.Tensor|null = null;
-  private yMin: tf.Tensor|null = null;
-  private yMax: tf.Tensor|null = null;
+  private readonly observed = new ObservedData();
   private colSum: tf.Tensor|null = null;
   private sumSq: tf.Tensor|null = null;
   private sample: Array<[tf.Tensor2D, tf.Tensor2D]> = [];
   private sampled = 0;
-  private rows = 0;
   private done = false;
 
   constructor(private readonly layers: DenseState[], config: SweepConfig = {},
@@ -199,7 +197,7 @@ export class ERSweep {
 
   /** Rows seen by the first pass so far. */
   get rowCount(): number {
-    return this.rows;
+    return this.observed.rows;
   }
 
   /**
@@ -223,15 +221,12 @@ export class ERSweep {
         if (this.reuseOut) this.outAcc.addCross(inputs[out], t);
         else this.outAcc.add(inputs[out], t);
       }
-      const ok = tf.logicalAnd(tf.all(tf.isFinite(x)), tf.all(tf.isFinite(y)));
-      this.finite = this.fold(this.finite, ok, tf.logicalAnd);
-      this.yMin = this.fold(this.yMin, tf.min(y), tf.minimum);
-      this.yMax = this.fold(this.yMax, tf.max(y), tf.maximum);
       if (this.trackInput) {
-        this.colSum = this.fold(this.colSum, tf.sum(x, 0), tf.add);
-        this.sumSq = this.fold(this.sumSq, tf.sum(tf.square(x)), tf.add);
+        this.colSum = foldKept(this.colSum, tf.sum(x, 0), tf.add);
+        this.sumSq = foldKept(this.sumSq, tf.sum(tf.square(x)), tf.add);
       }
     });
+    this.observed.add(x, y);
     if (this.mode === 'erls' && this.needsMorePasses && this.sampled < this.searchRows) {
       const take = Math.min(this.searchRows - this.sampled, x.shape[0]);
       // keep: addBatch may run inside a caller's tidy (a fit step)
@@ -239,7 +234,6 @@ export class ERSweep {
                         tf.keep(tf.slice(y, [0, 0], [take, -1]))]);
       this.sampled += take;
     }
-    this.rows += x.shape[0];
     this.seconds.gram += now() - ta;
   }
 
@@ -389,7 +383,7 @@ export class ERSweep {
       this.seconds.total = now() - this.t0;
       return {
         weights: newWeights,
-        report: {rows: this.rows, passes, gamma, inputGramReused, outputGramReused, lambdas, alphas,
+        report: {rows: this.observed.rows, passes, gamma, inputGramReused, outputGramReused, lambdas, alphas,
                  seconds: {...this.seconds}, warnings},
       };
     } catch (e) {
@@ -413,23 +407,15 @@ export class ERSweep {
   private release() {
     if (this.outAcc !== this.cache?.outputGram) this.outAcc?.dispose();
     this.outAcc = null;
-    tf.dispose([this.finite, this.yMin, this.yMax, this.colSum, this.sumSq]
-                   .filter(t => t != null) as tf.Tensor[]);
-    this.finite = this.yMin = this.yMax = this.colSum = this.sumSq = null;
+    this.observed.dispose();
+    tf.dispose([this.colSum, this.sumSq].filter(t => t != null) as tf.Tensor[]);
+    this.colSum = this.sumSq = null;
     tf.dispose(this.sample.flat());
     this.sample = [];
   }
 
-  private fold(acc: tf.Tensor|null, v: tf.Tensor,
-               op: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): tf.Tensor {
-    const next = tf.keep(acc == null ? v : op(acc, v));
-    acc?.dispose();
-    return next;
-  }
-
   private checkFirstPass() {
-    checkObservedData(this.rows, this.finite, this.yMin, this.yMax, this.layers[this.out].activation,
-                      this.layers[this.out].name);
+    this.observed.check(this.layers[this.out].activation, this.layers[this.out].name);
   }
 
   /** The cached input Gram if it covers the same data as this pass, else null. */
@@ -459,7 +445,7 @@ export class ERSweep {
   private currentFingerprint(): Float64Array {
     const cs = this.colSum!.dataSync();
     const fp = new Float64Array(cs.length + 2);
-    fp[0] = this.rows;
+    fp[0] = this.observed.rows;
     fp[1] = this.sumSq!.dataSync()[0];
     fp.set(cs, 2);
     return fp;
@@ -593,38 +579,3 @@ function checkBatch(x: tf.Tensor, y: tf.Tensor, inDim: number, outDim: number,
         `inputs and the output width, got [${y.shape}]`);
   }
 }
-
-/**
- * Checks what the first pass of an update saw: some rows, no NaN/Infinity,
- * targets in the range the output activation needs. Throws (weights unchanged).
- */
-export function checkObservedData(rows: number, finite: tf.Tensor|null, yMin: tf.Tensor|null,
-                                  yMax: tf.Tensor|null, act: ERActivation, outName: string): void {
-  if (rows === 0) {
-    throw new ERInputError('the data gave no rows; pass at least one non-empty batch');
-  }
-  const [ok, lo, hi] = [finite!, yMin!, yMax!].map(t => t.dataSync()[0]);
-  if (ok !== 1) {
-    throw new ERInputError(
-        'the inputs or targets contain NaN or Infinity; clean the data. ' +
-        'Weights were not changed.');
-  }
-  const [min, max] = targetRange(act);
-  if (lo < min || hi > max) {
-    throw new ERInputError(
-        `${outName}: targets lie in [${lo}, ${hi}] but a ${act} ` +
-        `output needs them in [${min}, ${max}] (one-hot or probabilities for ` +
-        `softmax/sigmoid); rescale them or use a linear output. Weights were not changed.`);
-  }
-}
-
-function checkOption(name: string, v: number, min: number) {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
-    throw new ERInputError(`option ${name} must be a finite number >= ${min}, got ${v}`);
-  }
-}
-
-function now(): number {
-  return (typeof performance !== 'undefined' ? performance.now() : Date.now()) / 1000;
-}
-

@@ -95,9 +95,11 @@ export function passForward(u: PassUnit, a: tf.Tensor): tf.Tensor {
 
 /**
  * Checks that units fit together on inputs of shape `inputShape` (without
- * the batch axis) and returns each unit's input shape; throws naming the unit.
+ * the batch axis) and returns each unit's input shape and the network's
+ * output shape; throws naming the unit.
  */
-export function validateUnits(units: NetworkUnit[], inputShape: number[]): number[][] {
+export function validateUnits(units: NetworkUnit[], inputShape: number[]):
+    {inputs: number[][], output: number[]} {
   if (units.length === 0) throw new ERInputError('the network has no layers to train');
   const last = units[units.length - 1];
   if (!isSolved(last)) {
@@ -136,7 +138,7 @@ export function validateUnits(units: NetworkUnit[], inputShape: number[]): numbe
       }
     }
   });
-  return shapes;
+  return {inputs: shapes, output: shape};
 }
 
 /**
