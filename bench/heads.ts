@@ -61,6 +61,8 @@ export async function headsSuite(): Promise<void> {
   await base.fit(old.x, old.y, {epochs: 2, batchSize: 128, verbose: 0});
   tf.dispose([old.x, old.y]);
   const featureModel = tf.model({inputs: base.inputs, outputs: base.getLayer('features').output as tf.SymbolicTensor});
+  // the frozen features of the held-out and test digits, for the Adam heads (computed once)
+  const fVal = featureModel.predict(val.x) as tf.Tensor, fTest = featureModel.predict(newTest.x) as tf.Tensor;
 
   const cells: Cell[] = [];
   const runER = async (x: tf.Tensor, y: tf.Tensor, alpha: number|'auto' = 'auto') => {
@@ -76,7 +78,7 @@ export async function headsSuite(): Promise<void> {
   // Adam: a dense softmax head on the same frozen features (precomputed once per run, not timed: as for ER,
   // whose fit also runs the base, this favours Adam).
   const runAdam = async (x: tf.Tensor, y: tf.Tensor, lr: number, seed: number) => {
-    const fx = featureModel.predict(x) as tf.Tensor, fv = featureModel.predict(val.x) as tf.Tensor;
+    const fx = featureModel.predict(x) as tf.Tensor;
     const head = tf.sequential({layers: [tf.layers.dense({inputShape: [512], units: 5, activation: 'softmax',
                                                           kernelInitializer: tf.initializers.glorotUniform({seed})})]});
     head.compile({optimizer: tf.train.adam(lr), loss: 'categoricalCrossentropy'});
@@ -87,19 +89,18 @@ export async function headsSuite(): Promise<void> {
       const t0 = performance.now();
       await head.fit(fx, y, {epochs: 1, batchSize: Math.min(128, n), verbose: 0, shuffle: true});
       seconds += (performance.now() - t0) / 1000;
-      const v = await tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(head.predict(fv) as tf.Tensor, 1), tf.argMax(val.y, 1)), 'float32'))).data();
-      if (v[0] > best.val) {
+      const v = await accuracy(head, fVal, val.y);
+      if (v > best.val) {
         tf.dispose(best.weights);
-        best = {val: v[0], epoch: e, seconds, weights: head.getWeights().map(w => w.clone())};
+        best = {val: v, epoch: e, seconds, weights: head.getWeights().map(w => w.clone())};
       }
       if (e - best.epoch >= patience) break;
     }
     head.setWeights(best.weights);
-    const ft = featureModel.predict(newTest.x) as tf.Tensor;
-    const test = await tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(head.predict(ft) as tf.Tensor, 1), tf.argMax(newTest.y, 1)), 'float32'))).data();
-    tf.dispose([fx, fv, ft, ...best.weights]);
+    const test = await accuracy(head, fTest, newTest.y);
+    tf.dispose([fx, ...best.weights]);
     head.dispose();
-    return {test: test[0], val: best.val, seconds: best.seconds, epochs: best.epoch};
+    return {test, val: best.val, seconds: best.seconds, epochs: best.epoch};
   };
 
   // warm-up (JIT, kernels) on 50 rows
@@ -155,5 +156,5 @@ export async function headsSuite(): Promise<void> {
                 '(precomputed, not timed), lr 1e-3 and 3e-3, batch min(128, n), early stopping on the held-out split ' +
                 '(patience 30 epochs for ≤ 500 rows, else 5), the epoch and lr with the best held-out accuracy kept. ' +
                 'Test: the 4,861 MNIST test digits 5–9. wasm backend, one process, after a warm-up.']);
-  tf.dispose([newTest.x, newTest.y, val.x, val.y]);
+  tf.dispose([newTest.x, newTest.y, val.x, val.y, fVal, fTest]);
 }

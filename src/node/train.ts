@@ -166,6 +166,8 @@ export function parseConvArch(arch: string|undefined, features: number, classes:
 export function buildConvnet(steps: ArchStep[], imageShape: number[], optimizer: 'er'|'adam', activation: string,
                              seed: number): tf.Sequential {
   const layers: tf.layers.Layer[] = [];
+  /** Weight assignments that need the built layers. */
+  const assignments: Array<() => void> = [];
   let flat = false;
   let channels = imageShape[2];
   steps.forEach((s, i) => {
@@ -175,7 +177,9 @@ export function buildConvnet(steps: ArchStep[], imageShape: number[], optimizer:
       layers.push(erLayers.conv2d({...first, filters: s.filters, kernelSize: s.kernel, padding: 'same',
                                    activation: activation as 'relu', kernelInitializer: init}));
     } else if (s.kind === 'conv') {
-      layers.push(...convAsPatchesAndDense(first, s.filters, s.kernel, channels, activation, init));
+      const asDense = convAsPatchesAndDense(first, s.filters, s.kernel, channels, activation, init);
+      layers.push(...asDense.layers);
+      assignments.push(asDense.assign);
       channels = s.filters;
     } else if (s.kind === 'pool') {
       const args = {...first, poolSize: s.size};
@@ -188,7 +192,9 @@ export function buildConvnet(steps: ArchStep[], imageShape: number[], optimizer:
                         kernelInitializer: init}));
     }
   });
-  return tf.sequential({layers});
+  const model = tf.sequential({layers});
+  for (const assign of assignments) assign();
+  return model;
 }
 
 /**
@@ -200,24 +206,18 @@ export function buildConvnet(steps: ArchStep[], imageShape: number[], optimizer:
  * kernel, so backprop cannot train a stock conv2d there.
  */
 function convAsPatchesAndDense(first: {inputShape?: number[]}, filters: number, k: number, channels: number,
-                               activation: string, init: {apply(shape: number[]): tf.Tensor}): tf.layers.Layer[] {
+                               activation: string, init: {apply(shape: number[]): tf.Tensor}):
+    {layers: tf.layers.Layer[], assign: () => void} {
   const p = k * k * channels;
   const patches = tf.layers.conv2d({...first, filters: p, kernelSize: k, padding: 'same', useBias: false,
-                                    trainable: false, name: undefined,
-                                    kernelInitializer: tf.initializers.zeros()});
+                                    trainable: false, kernelInitializer: tf.initializers.zeros()});
   const dense = tf.layers.dense({units: filters, activation: activation as 'relu'});
-  const identity = tf.tidy(() => tf.reshape(tf.eye(p), [k, k, channels, p]));
-  const kernel = tf.tidy(() => tf.reshape(init.apply([k, k, channels, filters]), [p, filters]));
-  // Set the weights once the layers are built (by tf.sequential).
-  const build = patches.build.bind(patches);
-  patches.build = (shape) => { build(shape); patches.setWeights([identity]); identity.dispose(); };
-  const buildDense = dense.build.bind(dense);
-  dense.build = (shape) => {
-    buildDense(shape);
-    dense.setWeights([kernel, tf.zeros([filters])]);
-    kernel.dispose();
-  };
-  return [patches, dense];
+  // Once the layers are built: the identity kernel, and the conv kernel's initial values.
+  const assign = () => tf.tidy(() => {
+    patches.setWeights([tf.reshape(tf.eye(p), [k, k, channels, p])]);
+    dense.setWeights([tf.reshape(init.apply([k, k, channels, filters]), [p, filters]), tf.zeros([filters])]);
+  });
+  return {layers: [patches, dense], assign};
 }
 
 /** Builds the MLP: ER layers for er(), stock dense layers for Adam. */

@@ -217,19 +217,26 @@ function padToDigit(pad: HTMLCanvasElement): tf.Tensor2D|null {
   return digit;
 }
 
+/** `model`'s class probabilities for the drawing on `pad` and the most likely class (null: empty pad). */
+function classifyDrawing(model: tf.LayersModel, pad: HTMLCanvasElement): {best: number, p: Float32Array}|null {
+  const digit = padToDigit(pad);
+  if (digit == null) return null;
+  const probs = tf.tidy(() => model.predict(digit) as tf.Tensor);
+  digit.dispose();
+  const p = probs.dataSync() as Float32Array;
+  probs.dispose();
+  return {best: p.indexOf(Math.max(...p)), p};
+}
+
 /** Predicts the digit drawn on the main pad with the trained model. */
 function predictPad(pad: HTMLCanvasElement) {
   if (!state.model) {
     $('pad-prediction').textContent = 'train a model first';
     return;
   }
-  const digit = padToDigit(pad);
-  if (digit == null) return;
-  const probs = tf.tidy(() => state.model!.predict(digit) as tf.Tensor);
-  digit.dispose();
-  const p = probs.dataSync();
-  probs.dispose();
-  const best = p.indexOf(Math.max(...p));
+  const r = classifyDrawing(state.model, pad);
+  if (r == null) return;
+  const {best, p} = r;
   state.padPrediction = best;
   $('pad-prediction').innerHTML = `prediction: <b id="pad-digit">${best}</b> (${(100 * p[best]).toFixed(0)} %)`;
 }
@@ -290,13 +297,9 @@ async function teach() {
 function predictSymbol(pad: HTMLCanvasElement) {
   const t = state.teach;
   if (!t.head) return;
-  const digit = padToDigit(pad);
-  if (digit == null) return;
-  const probs = tf.tidy(() => t.head!.predict(digit) as tf.Tensor);
-  digit.dispose();
-  const p = probs.dataSync();
-  probs.dispose();
-  const best = p.indexOf(Math.max(...p));
+  const r = classifyDrawing(t.head, pad);
+  if (r == null) return;
+  const {best, p} = r;
   const names = symbolNames();
   t.prediction = names[best];
   $('teach-prediction').innerHTML = `it looks like: <b id="teach-symbol">${names[best]}</b> (${(100 * p[best]).toFixed(0)} %)`;
