@@ -2,7 +2,7 @@
  * `npm run bench` — ER vs Adam, side by side, each run in its own process,
  * alternating optimizers. Suites (all by default, or `-- --suite a,b`):
  *   mnist-paper   ER test error after 1/2/3/5 updates vs the NumPy reference
- *   time-to-acc   wall seconds to 97.12% MNIST test accuracy: ER vs Adam (stock, wasm fix)
+ *   time-to-acc   wall seconds to 97.12% MNIST test accuracy: ER vs Adam (stock, wasm fix), per network
  *   cifar10-mlp   CIFAR-10 MLP: ER vs Adam, against the paper's 56.65%
  *   cost          one ER update broken down (in-process; see bench/cost.ts)
  *   memory        peak RSS of an ER epoch vs training-set size (and Adam's)
@@ -13,7 +13,6 @@
  * tables into README.md. Full run: about 60 minutes on the 2-core machine.
  */
 import {execFileSync} from 'child_process';
-import * as fs from 'fs';
 import * as path from 'path';
 import {errAfter, ROOT, runCli, RunResult, table, writeResults} from './lib';
 import {costSuite} from './cost';
@@ -67,41 +66,45 @@ async function mnistPaper() {
 
 async function timeToAccuracy() {
   const target = 0.9712;
-  // ER: the per-update histories of the mnist-paper runs (cumulative training seconds,
-  // evaluation excluded); Adam: fresh runs, stock and with the wasm matMul fix.
-  const paperFile = path.join(ROOT, 'bench', 'results', 'mnist-paper.json');
-  const paper = fs.existsSync(paperFile) ?
-      JSON.parse(fs.readFileSync(paperFile, 'utf8')).data as Array<{run: {arch: string, mode: string, init: string}, result: RunResult}> : [];
-  const configs: Array<{label: string, args: string[]}> = [
-    {label: 'Adam (stock tfjs) 784-1000-10', args: ['--optimizer', 'adam', '--arch', '784-1000-10', '--epochs', '6']},
-    {label: 'Adam (wasm matMul fix) 784-1000-10', args: ['--optimizer', 'adam', '--arch', '784-1000-10', '--epochs', '6', '--wasm-transpose-fix']},
+  // Per network, alternating, fresh processes: stock Adam, ER, Adam with the wasm
+  // matMul fix; every run stops at the target (ER after 5 updates, Adam after 6 epochs).
+  const nets: Array<{arch: string, mode: string}> = [
+    {arch: '784-1000-10', mode: 'er'},
+    {arch: '784-1000-1000-10', mode: 'erls'},
+    {arch: '784-4000-10', mode: 'er'},
   ];
-  const results: Array<{label: string, result: RunResult}> = [];
-  for (const c of configs) {
-    results.push({label: c.label, result: await runCli(
-        ['--dataset', 'mnist', '--backend', 'wasm', '--target-accuracy', String(target), '--eval-each-epoch', ...c.args], c.label)});
+  const results: Array<{label: string, arch: string, kind: 'adam'|'adam-fix'|'er', result: RunResult}> = [];
+  for (const {arch, mode} of nets) {
+    const configs: Array<{label: string, kind: 'adam'|'adam-fix'|'er', args: string[]}> = [
+      {label: 'Adam (stock tfjs)', kind: 'adam', args: ['--optimizer', 'adam', '--epochs', '6']},
+      {label: `ER ${mode} (data init)`, kind: 'er', args: ['--optimizer', 'er', '--mode', mode, '--init', 'data', '--epochs', '5']},
+      {label: 'Adam (wasm matMul fix)', kind: 'adam-fix', args: ['--optimizer', 'adam', '--epochs', '6', '--wasm-transpose-fix']},
+    ];
+    for (const c of configs) {
+      results.push({label: c.label, arch, kind: c.kind, result: await runCli(
+          ['--dataset', 'mnist', '--backend', 'wasm', '--arch', arch, '--target-accuracy', String(target),
+           '--eval-each-epoch', ...c.args], `${c.label} ${arch}`)});
+    }
   }
-  for (const {run, result} of paper) {
-    const hit = result.history!.find(h => h.test_accuracy! >= target);
-    results.push({label: `ER ${run.mode} ${run.arch} (${run.init} init)`,
-                  result: {...result, seconds_to_target: hit ? hit.train_seconds : null,
-                           epochs: hit ? hit.epoch : result.epochs}});
-  }
-  const adamStock = results[0].result.seconds_to_target;
-  const rows = results.map(({label, result}) => {
-    const t = result.seconds_to_target;
-    return [label, t == null ? `not reached in ${result.epochs}` : t.toFixed(1), String(result.epochs),
+  const seconds = (arch: string, kind: string) =>
+      results.find(r => r.arch === arch && r.kind === kind)?.result.seconds_to_target ?? null;
+  const ratio = (a: number|null, b: number|null) => a != null && b != null ? (a / b).toFixed(2) + '×' : '–';
+  const rows = results.map(({label, arch, kind, result}) => {
+    const t = result.seconds_to_target ?? null;
+    return [arch, label, t == null ? `not reached in ${result.epochs}` : t.toFixed(1), String(result.epochs),
             (100 * result.test_accuracy).toFixed(2),
-            t != null && adamStock != null ? (adamStock / t).toFixed(2) + '×' : '–'];
+            kind === 'adam' ? '1.00×' : ratio(seconds(arch, 'adam'), t),
+            kind === 'er' ? ratio(seconds(arch, 'adam-fix'), t) : '–'];
   });
-  writeResults('time-to-acc', 'npm run bench -- --suite mnist-paper,time-to-acc', results,
-               table(['run (wasm backend)', 'seconds to 97.12 %', 'epochs / updates used', 'final test acc %',
-                      'speed vs stock Adam'], rows),
+  writeResults('time-to-acc', 'npm run bench -- --suite time-to-acc', results,
+               table(['network', 'run (wasm backend)', 'seconds to 97.12 %', 'epochs / updates used', 'final test acc %',
+                      'speed vs stock Adam, same network', 'ER speed vs Adam with the fix'], rows),
                ['Training wall time until the MNIST test accuracy first reaches 97.12 % (the paper\'s 2.88 % ' +
-                'error), evaluated after every epoch/update (evaluation excluded). Adam: lr 1e-3, batch 128, glorot ' +
-                'init, fresh runs of this suite. ER: the runs of the mnist-paper suite (5 updates at most). ' +
-                '"wasm matMul fix" re-registers the wasm matMul kernels to transpose explicitly ' +
-                '(src/node/wasm_matmul_fix.ts).']);
+                'error), evaluated after every epoch/update (evaluation excluded); each run stops there. Per network, ' +
+                'three fresh processes in turn: Adam (lr 1e-3, batch 128, glorot init, seed 0), ER (batch 2000, ' +
+                'α = 1e-3, data init, seed 0; erls on the two-hidden-layer network, as in the paper), Adam with the ' +
+                '"wasm matMul fix" (src/node/wasm_matmul_fix.ts re-registers the wasm matMul kernels to transpose ' +
+                'explicitly). Nothing else ran on the machine during this suite.']);
 }
 
 async function cifarMlp() {

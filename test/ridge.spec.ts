@@ -228,7 +228,7 @@ describeBackends('RidgeAccumulator, wide inputs (blocked Gram)', () => {
     expect(worst).toBeLessThan(1e-3);
   });
 
-  it('exportState / fromState round-trip a blocked Gram (3 blocks); withExtraTargets appends "never" columns', () => {
+  it('exportState / fromState round-trip a panelled Gram (3 panels); withExtraTargets appends "never" columns', () => {
     const d = 75, n = 40, block = 25;
     const a = tf.randomNormal([n, d], 0.3, 1, 'float32', 11) as tf.Tensor2D;
     const t = tf.randomNormal([n, 2], 0, 1, 'float32', 12) as tf.Tensor2D;
@@ -244,6 +244,10 @@ describeBackends('RidgeAccumulator, wide inputs (blocked Gram)', () => {
     const grown = acc.withExtraTargets(1, -2);
     const direct = new RidgeAccumulator(d, 3, 'direct', 1000);
     tf.tidy(() => direct.add(a, tf.concat([t, tf.fill([n, 1], -2)], 1)));
+    // the panels assemble into the same (shifted) Gram as one full product
+    const single = direct.exportState();
+    expect(maxRelErr(state.gram.arraySync(), single.gram.arraySync())).toBeLessThan(1e-5);
+    disposeRidgeState(single);
     const g = grown.solve({alpha: 1e-2}), r = direct.solve({alpha: 1e-2});
     expect(maxRelErr(toMatrix(g.W, 3), toMatrix(r.W, 3))).toBeLessThan(1e-4);
     expect(maxRelErr([Array.from(g.b)], [Array.from(r.b)])).toBeLessThan(1e-4);

@@ -10,11 +10,15 @@
  * d×d system in float64 (see `spd.ts`).
  *
  * The Gram uses an explicit `tf.transpose` rather than the `transposeA` flag
- * of `matMul`, which is 10–60× slower on the wasm backend. Wide Grams are
- * accumulated as the blocks of their upper triangle (blocks ~1000 wide):
- * `aᵀa` is symmetric, so only (k+1)/2k of the products are needed — at
- * d = 4000 (k = 4) this ran 2.1× faster than the full product on wasm
- * (42 vs 20 GFLOP/s full-Gram-equivalent, measured here).
+ * of `matMul`, which is 10–60× slower on the wasm backend. `aᵀa` is
+ * symmetric, so only its lower triangle is accumulated, as column panels
+ * `G[i₀:d, i₀:i₁] = aᵀ[i₀:d, :]·a[:, i₀:i₁]` (panels ~500 wide): k panels do
+ * (k+1)/2k of the full product. Tall panels (many rows, few columns) keep
+ * XNNPACK's matmul fast, because the narrow right operand is what it packs;
+ * measured here on wasm, batch 2000, as must-do GFLOP/s (N·d(d+1) flops)
+ * against a plain 2000×784·784×d matMul: d = 4000, 8 panels 23.0 vs 27.8
+ * (82 %; the full product 34 %, upper-triangle row panels 63 %); d = 1000,
+ * 2 panels 17.1 vs 30.4 (56 %; the full product 49 %).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError, ERNumericalError} from './errors';
@@ -95,15 +99,15 @@ export function disposeRidgeState(state: RidgeState): void {
 /** The α grid of `alpha: 'auto'` (log-spaced, 1e-4 … 10). */
 export const AUTO_ALPHAS: ReadonlyArray<number> = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1, 3, 10];
 
-/** Target width of one Gram block (see the module comment). */
-const GRAM_BLOCK = 1000;
+/** Target width of one Gram panel (see the module comment). */
+const GRAM_BLOCK = 500;
 
 export class RidgeAccumulator {
-  /** Upper-triangle blocks of the shifted Gram, row-major over (i ≤ j). */
+  /** Lower-triangle column panels of the shifted Gram: panel p = G[bounds[p]:d, bounds[p]:bounds[p+1]]. */
   private gram: tf.Tensor2D[]|null = null;
-  /** Block boundaries: block b covers columns [bounds[b], bounds[b+1]). */
+  /** Panel boundaries: panel p covers columns [bounds[p], bounds[p+1]). */
   private readonly bounds: number[];
-  /** Target width of one Gram block. */
+  /** Target width of one Gram panel. */
   private readonly gramBlock: number;
   private cross: tf.Tensor2D|null = null;
   private sumA: tf.Tensor1D|null = null;
@@ -122,7 +126,7 @@ export class RidgeAccumulator {
    * @param inDim width d of the inputs `a`.
    * @param outDim width k of the targets `t`.
    * @param label names the layer in error messages.
-   * @param gramBlock target width of the Gram's blocks (default 1000; see the module comment).
+   * @param gramBlock target width of the Gram's panels (default 500; see the module comment).
    */
   constructor(readonly inDim: number, readonly outDim: number,
               readonly label = 'ridge', gramBlock = GRAM_BLOCK) {
@@ -157,31 +161,29 @@ export class RidgeAccumulator {
   addGram(a: tf.Tensor): void {
     this.checkA(a);
     this.ensureShift(a);
-    const [blocks, s] = tf.tidy(() => {
+    const [panels, s] = tf.tidy(() => {
       const as = tf.sub(a, this.shift!) as tf.Tensor2D;
       const colSum = tf.sum(as, 0) as tf.Tensor1D;
-      const batch = this.gramBlocks(as);
+      const batch = this.gramPanels(as);
       const sums = this.gram ? batch.map((g, i) => tf.add(this.gram![i], g) as tf.Tensor2D) : batch;
       return [sums, this.sumA ? tf.add(this.sumA, colSum) : colSum] as [tf.Tensor2D[], tf.Tensor1D];
     });
     tf.dispose([...(this.gram ?? []), this.sumA].filter(t => t != null) as tf.Tensor[]);
-    this.gram = blocks.map(b => tf.keep(b));
+    this.gram = panels.map(b => tf.keep(b));
     this.sumA = tf.keep(s);
     this.gramCount += a.shape[0];
     this.invalidate();
   }
 
-  /** The upper-triangle blocks of `asᵀ·as` (call inside tidy). */
-  private gramBlocks(as: tf.Tensor2D): tf.Tensor2D[] {
-    const b = this.bounds, k = b.length - 1, n = as.shape[0];
+  /** The lower-triangle column panels of `asᵀ·as` (call inside tidy). */
+  private gramPanels(as: tf.Tensor2D): tf.Tensor2D[] {
+    const b = this.bounds, k = b.length - 1, n = as.shape[0], d = this.inDim;
     const ast = tf.transpose(as);
     if (k === 1) return [tf.matMul(ast, as)];
     const out: tf.Tensor2D[] = [];
-    for (let i = 0; i < k; i++) {
-      const rows = tf.slice(ast, [b[i], 0], [b[i + 1] - b[i], n]);
-      for (let j = i; j < k; j++) {
-        out.push(tf.matMul(rows, tf.slice(as, [0, b[j]], [n, b[j + 1] - b[j]])));
-      }
+    for (let p = 0; p < k; p++) {
+      const rows = p === 0 ? ast : tf.slice(ast, [b[p], 0], [d - b[p], n]);
+      out.push(tf.matMul(rows, tf.slice(as, [0, b[p]], [n, b[p + 1] - b[p]])));
     }
     return out;
   }
@@ -257,13 +259,9 @@ export class RidgeAccumulator {
       throw new ERInputError(`${label}: stored row count must be an integer >= 0, got ${state.count}`);
     }
     if (state.count === 0) return acc;
-    const b = acc.bounds, nb = b.length - 1;
-    acc.gram = [];
-    for (let i = 0; i < nb; i++) {
-      for (let j = i; j < nb; j++) {
-        acc.gram.push(tf.keep(tf.slice(state.gram, [b[i], b[j]], [b[i + 1] - b[i], b[j + 1] - b[j]])));
-      }
-    }
+    const b = acc.bounds;
+    acc.gram = b.slice(0, -1).map((start, p) =>
+        tf.keep(tf.slice(state.gram, [start, start], [d - start, b[p + 1] - start])));
     acc.sumA = tf.keep(tf.clone(state.sumA));
     acc.cross = tf.keep(tf.clone(state.cross));
     acc.sumT = tf.keep(tf.clone(state.sumT));
@@ -273,22 +271,16 @@ export class RidgeAccumulator {
     return acc;
   }
 
-  /** The full shifted Gram on the device, from its upper-triangle blocks (call inside tidy). */
+  /** The full shifted Gram on the device, from its lower-triangle panels (call inside tidy). */
   private fullGram(): tf.Tensor2D {
-    const nb = this.bounds.length - 1;
-    if (nb === 1) return tf.clone(this.gram![0]);
-    const block = (i: number, j: number): tf.Tensor2D => {
-      // Blocks are stored row-major over i ≤ j.
-      if (i > j) return tf.transpose(block(j, i));
-      let idx = 0;
-      for (let r = 0; r < i; r++) idx += nb - r;
-      return this.gram![idx + j - i];
-    };
-    const rows: tf.Tensor2D[] = [];
-    for (let i = 0; i < nb; i++) {
-      rows.push(tf.concat(Array.from({length: nb}, (_, j) => block(i, j)), 1));
-    }
-    return tf.concat(rows, 0);
+    const b = this.bounds;
+    if (b.length === 2) return tf.clone(this.gram![0]);
+    // Panels padded with zero rows above, side by side: the lower triangle
+    // plus the full diagonal blocks; keep its lower triangle L, then L + strict(L)ᵀ.
+    const lower = tf.linalg.bandPart(
+        tf.concat(this.gram!.map((g, p) => tf.pad(g, [[b[p], 0], [0, 0]])), 1), -1, 0) as tf.Tensor2D;
+    const strict = tf.sub(lower, tf.linalg.bandPart(lower, 0, 0));
+    return tf.add(lower, tf.transpose(strict)) as tf.Tensor2D;
   }
 
   /**
@@ -465,22 +457,19 @@ export class RidgeAccumulator {
     return {W, b};
   }
 
-  /** The full d×d shifted Gram in float64, assembled from its blocks. */
+  /** The full d×d shifted Gram in float64, assembled from its panels. */
   private readGram(): Float64Array {
-    const d = this.inDim, b = this.bounds, k = b.length - 1;
+    const d = this.inDim, b = this.bounds;
     const G = new Float64Array(d * d);
-    let idx = 0;
-    for (let i = 0; i < k; i++) {
-      for (let j = i; j < k; j++) {
-        const block = this.gram![idx++].dataSync();
-        const w = b[j + 1] - b[j];
-        for (let r = b[i]; r < b[i + 1]; r++) {
-          const src = (r - b[i]) * w;
-          for (let c = 0; c < w; c++) {
-            const v = block[src + c];
-            G[r * d + b[j] + c] = v;
-            G[(b[j] + c) * d + r] = v;
-          }
+    for (let p = 0; p + 1 < b.length; p++) {
+      const panel = this.gram![p].dataSync();
+      const w = b[p + 1] - b[p];
+      for (let r = b[p]; r < d; r++) {
+        const src = (r - b[p]) * w;
+        for (let c = 0; c < w; c++) {
+          const v = panel[src + c];
+          G[r * d + b[p] + c] = v;
+          G[(b[p] + c) * d + r] = v;
         }
       }
     }

@@ -13,7 +13,8 @@
  *    direction in weight space (`W(γ) = W⁰ + γ(W^ER − W⁰)`, γ ∈ {0,1,2,…,256})
  *    by the output-field misfit on the first `searchRows` rows, output held.
  * 4. Refresh: one more pass re-solves the output layer on the new hidden
- *    features against the same reflected targets.
+ *    features against the same reflected targets (kept from step 2, N×k
+ *    floats, so this pass runs only the new forward).
  *
  * So an update makes (number of trainable hidden layers + 2) passes over the
  * data, and holds only the statistics (O(Σ d²)) plus one batch at a time.
@@ -29,7 +30,10 @@ import {preimage, preimageOperator} from './preimage';
 import {reflectHidden, reflectOutput} from './reflect';
 import {RidgeAccumulator, RidgeSolution} from './ridge';
 
-/** Batches of inputs and observed targets; the iterable may be walked several times. */
+/**
+ * Batches of inputs and observed targets; the iterable may be walked several
+ * times and must give the same batches in the same order each time.
+ */
 export type BatchSource = () => Iterable<[tf.Tensor2D, tf.Tensor2D]>;
 
 /** Update mode: plain ER, or ER with the automatic step search. */
@@ -265,10 +269,12 @@ export class ERSweep {
       disposeWeights(newWeights[i]);
       newWeights[i] = toWeights(sol, layers[i].bias != null);
     };
-    /** Reflected target field of layer k, from the top, through the new weights above. */
+    /**
+     * Reflected target field of layer k, from the reflected output target `t`
+     * down through the new weights above.
+     */
     const targetsDownTo = (k: number, inputs: tf.Tensor2D[], fields: tf.Tensor2D[],
-                           y: tf.Tensor2D): tf.Tensor2D => {
-      let t = reflectOutput(layers[out].activation, fields[out], y) as tf.Tensor2D;
+                           t: tf.Tensor2D): tf.Tensor2D => {
       for (let j = out; j > k; j--) {
         const w = weightsOf(j);
         const aStar = preimage(inputs[j], t, w.kernel, w.bias, operators[j]!);
@@ -276,6 +282,10 @@ export class ERSweep {
       }
       return t;
     };
+    // The reflected output targets of each batch of `source`, kept by the
+    // first hidden pass for the refresh pass (same batches, same order).
+    const keptTargets: tf.Tensor2D[] = [];
+    let keepTargets = this.refresh && layers[out].trainable;
     try {
       this.checkFirstPass();
       if (this.needsMorePasses && source == null) {
@@ -314,11 +324,14 @@ export class ERSweep {
         for (const [x, y] of source!()) {
           tf.tidy(() => {
             const {inputs, fields} = forwardChain(layers, x);
-            const t = targetsDownTo(k, inputs, fields, y);
+            const tOut = reflectOutput(layers[out].activation, fields[out], y) as tf.Tensor2D;
+            if (keepTargets) keptTargets.push(tf.keep(tOut));
+            const t = targetsDownTo(k, inputs, fields, tOut);
             if (reuse) acc.addCross(inputs[k], t);
             else acc.add(inputs[k], t);
           });
         }
+        keepTargets = false;
         passes++;
         this.seconds.target += now() - tt;
         solveInto(k, acc);
@@ -359,10 +372,13 @@ export class ERSweep {
         const tr = now();
         const acc = new RidgeAccumulator(layers[out].kernel.shape[0], this.outDim, layers[out].name);
         accs[out] = acc;
+        let batch = 0;
         for (const [x, y] of source!()) {
+          const kept = keptTargets[batch++];
           tf.tidy(() => {
-            const old = forwardChain(layers, x);
-            const target = reflectOutput(layers[out].activation, old.fields[out], y) as tf.Tensor2D;
+            // the kept target if the source gave the same batch again, else recomputed
+            const target = kept != null && kept.shape[0] === x.shape[0] ? kept :
+                reflectOutput(layers[out].activation, forwardChain(layers, x).fields[out], y) as tf.Tensor2D;
             acc.add(forwardChain(layers, x, newWeights).inputs[out], target);
           });
         }
@@ -394,6 +410,7 @@ export class ERSweep {
         if (a != null && a !== this.cache?.inputGram && a !== this.cache?.outputGram) a.dispose();
       });
       tf.dispose(operators.filter(o => o != null) as tf.Tensor[]);
+      tf.dispose(keptTargets);
       this.release();
     }
   }
