@@ -113,6 +113,33 @@ describeBackends('RidgeAccumulator', () => {
     expect(maxRelErr(toMatrix(s2.W, 3), ref.W)).toBeLessThan(1e-4);
   });
 
+  it('re-solving one Gram for new targets reuses its factor; new rows, another α or centring refactor', () => {
+    const T2 = T.map(([a, b, c]) => [b - c, 2 * a, Math.tanh(c)]);
+    const half = X.length >> 1;
+    const acc = new RidgeAccumulator(6, 3, 'resolve');
+    tf.tidy(() => acc.add(tf.tensor2d(X.slice(0, half)), tf.tensor2d(T.slice(0, half))));
+    acc.solve();
+    const check = (alpha: number, rows: number, targets: number[][]) => {
+      acc.resetCross();
+      tf.tidy(() => acc.addCross(tf.tensor2d(X.slice(0, rows)), tf.tensor2d(targets.slice(0, rows))));
+      const sol = acc.solve({alpha});
+      const ref = ridgeReference(X.slice(0, rows), targets.slice(0, rows), alpha);
+      expect(maxRelErr(toMatrix(sol.W, 3), ref.W)).toBeLessThan(1e-4);
+      expect(maxRelErr([Array.from(sol.b)], [ref.b])).toBeLessThan(1e-4);
+    };
+    check(1e-3, half, T2);   // same Gram, same α: the kept factor
+    check(1e-1, half, T2);   // another α
+    check(1e-3, half, T);    // back to the first α
+    tf.tidy(() => acc.addGram(tf.tensor2d(X.slice(half))));
+    check(1e-3, X.length, T2);  // new rows: the Gram changed
+    // an uncentred solve after centred ones factors its own matrix
+    const fresh = new RidgeAccumulator(6, 3, 'fresh');
+    tf.tidy(() => fresh.add(tf.tensor2d(X), tf.tensor2d(T2)));
+    const u1 = acc.solve({fitIntercept: false}), u2 = fresh.solve({fitIntercept: false});
+    expect(maxRelErr(toMatrix(u1.W, 3), toMatrix(u2.W, 3))).toBeLessThan(1e-5);
+    [acc, fresh].forEach(a => a.dispose());
+  });
+
   it('leaks no tensor over add/solve/dispose', async () => {
     await expectNoLeak(() => {
       const acc = accumulate(X, T, 33);

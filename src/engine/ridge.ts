@@ -116,11 +116,14 @@ export class RidgeAccumulator {
   private shift: tf.Tensor1D|null = null;
   private gramCount = 0;
   private crossCount = 0;
-  // Cached float64 data of the last solve, for refits on the same Gram.
+  // Cached float64 data of the last solve, for re-solves and refits on the same Gram.
   private lastFactor: Float64Array|null = null;
   private lastMean: Float64Array|null = null;
   private lastCentred = true;
   private lastShift = 0;
+  private lastLambda = 0;
+  private lastAlpha = NaN;
+  private lastWarnings: string[] = [];
 
   /**
    * @param inDim width d of the inputs `a`.
@@ -357,11 +360,14 @@ export class RidgeAccumulator {
           `cover ${this.crossCount}; feed the same rows to addGram and addCross`);
     }
     const d = this.inDim, k = this.outDim, n = this.gramCount;
-    const G = this.readGram();
+    // Same Gram (no rows added since the last solve) and ridge: only the
+    // targets changed, so the factor of the last solve still applies.
+    const reuse = !auto && this.lastFactor != null && this.lastAlpha === alpha && this.lastCentred === centred;
+    const G = reuse ? null : this.readGram();
     const X = Float64Array.from(this.cross!.dataSync());
     const sa = this.sumA!.dataSync(), st = this.sumT!.dataSync();
     const shift = this.shift!.dataSync();
-    if (!allFinite(G) || !allFinite(sa)) {
+    if (G != null && (!allFinite(G) || !allFinite(sa))) {
       throw new ERNumericalError(
           `${this.label}: the inputs contain NaN or Infinity (their Gram is not ` +
           `finite); clean the data or the layer below. Weights were not changed.`);
@@ -375,14 +381,8 @@ export class RidgeAccumulator {
     for (let i = 0; i < d; i++) m[i] = sa[i] / n;
     const tbar = new Float64Array(k);
     for (let q = 0; q < k; q++) tbar[q] = st[q] / n;
-    // C = G/n − m mᵀ (centred) or (Σ aaᵀ)/n (uncentred); rhs likewise.
+    // rhs: Σ aᵀt/n centred (or uncentred, un-shifted)
     for (let i = 0; i < d; i++) {
-      for (let j = 0; j < d; j++) {
-        let v = G[i * d + j] / n;
-        if (centred) v -= m[i] * m[j];
-        else v += m[i] * shift[j] + shift[i] * m[j] + shift[i] * shift[j];
-        G[i * d + j] = v;
-      }
       for (let q = 0; q < k; q++) {
         let v = X[i * k + q] / n;
         if (centred) v -= m[i] * tbar[q];
@@ -390,30 +390,55 @@ export class RidgeAccumulator {
         X[i * k + q] = v;
       }
     }
-    symmetrize(G, d);
-    let trace = 0;
-    for (let i = 0; i < d; i++) trace += G[i * d + i];
+    let W: Float64Array, lambda: number;
     const warnings: string[] = [];
-    if (auto && trace > 0) {
-      const ss = this.sumSqT!.dataSync();
-      let sst = 0;  // Σ_q var(t_q)
-      for (let q = 0; q < k; q++) sst += ss[q] / n - tbar[q] * tbar[q];
-      alpha = gcvAlpha(G, X, d, k, n, trace, sst);
+    if (G == null) {
+      W = X;
+      choleskySolveInPlace(this.lastFactor!, d, W, k);
+      lambda = this.lastLambda;
+      warnings.push(...this.lastWarnings);
+    } else {
+      // C = G/n − m mᵀ (centred) or (Σ aaᵀ)/n (uncentred)
+      for (let i = 0; i < d; i++) {
+        for (let j = 0; j < d; j++) {
+          let v = G[i * d + j] / n;
+          if (centred) v -= m[i] * m[j];
+          else v += m[i] * shift[j] + shift[i] * m[j] + shift[i] * shift[j];
+          G[i * d + j] = v;
+        }
+      }
+      symmetrize(G, d);
+      let trace = 0;
+      for (let i = 0; i < d; i++) trace += G[i * d + i];
+      if (auto && trace > 0) {
+        const ss = this.sumSqT!.dataSync();
+        let sst = 0;  // Σ_q var(t_q)
+        for (let q = 0; q < k; q++) sst += ss[q] / n - tbar[q] * tbar[q];
+        alpha = gcvAlpha(G, X, d, k, n, trace, sst);
+      }
+      lambda = alpha * trace / d;
+      if (!(trace > 0)) {
+        warnings.push(`${this.label}: the inputs are constant (zero variance); ` +
+                      `weights set to zero, bias to the target mean`);
+        lambda = 1;
+      }
+      const r = solveSPD(G, d, X, k, lambda);
+      if (r.raises > 0) {
+        warnings.push(
+            `${this.label}: the ${d}×${d} Gram was singular at ridge ${lambda.toPrecision(3)}; ` +
+            `raised to ${r.shift.toPrecision(3)} (${r.raises}×) to solve. Raise alpha to ` +
+            `silence this.`);
+      }
+      W = r.x;
+      this.lastFactor = r.factor;
+      this.lastMean = new Float64Array(d);
+      for (let i = 0; i < d; i++) this.lastMean[i] = shift[i] + m[i];
+      this.lastCentred = centred;
+      this.lastShift = r.shift;
+      this.lastLambda = lambda;
+      this.lastAlpha = auto ? NaN : alpha;  // a GCV choice is redone for new targets
+      this.lastWarnings = warnings.slice();
     }
-    let lambda = alpha * trace / d;
-    if (!(trace > 0)) {
-      warnings.push(`${this.label}: the inputs are constant (zero variance); ` +
-                    `weights set to zero, bias to the target mean`);
-      lambda = 1;
-    }
-    const r = solveSPD(G, d, X, k, lambda);
-    if (r.raises > 0) {
-      warnings.push(
-          `${this.label}: the ${d}×${d} Gram was singular at ridge ${lambda.toPrecision(3)}; ` +
-          `raised to ${r.shift.toPrecision(3)} (${r.raises}×) to solve. Raise alpha to ` +
-          `silence this.`);
-    }
-    const W = r.x;
     const b = new Float64Array(k);
     if (centred) {
       for (let q = 0; q < k; q++) {
@@ -422,12 +447,7 @@ export class RidgeAccumulator {
         b[q] = s;
       }
     }
-    this.lastFactor = r.factor;
-    this.lastMean = new Float64Array(d);
-    for (let i = 0; i < d; i++) this.lastMean[i] = shift[i] + m[i];
-    this.lastCentred = centred;
-    this.lastShift = r.shift;
-    return {W, b, inDim: d, outDim: k, lambda, lambdaUsed: r.shift, alpha, count: n, warnings};
+    return {W, b, inDim: d, outDim: k, lambda, lambdaUsed: this.lastShift, alpha, count: n, warnings};
   }
 
   /**
