@@ -44,7 +44,10 @@ describeBackends('er() optimizer with compile/fit', () => {
     for (const batchSize of [240, 60, 24, 8]) {
       const model = mlp([16], 3, 'softmax');
       model.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
+      const opt = model.optimizer as ExpectationReflection;
       await model.fit(x, y, {epochs: 1, batchSize, verbose: 0});
+      // the output layer's input came from fit's own forward pass, batch by batch
+      expect(opt.lastReport!.topBatches).toBe(240 / batchSize);
       model.getWeights().forEach((w, i) =>
           expect(relDiff(w, expected[i])).withContext(`batch ${batchSize}, weight ${i}`).toBeLessThan(1e-3));
       model.dispose();

@@ -201,7 +201,8 @@ export class NetworkSweep {
       this.seconds.total = now() - this.t0;
       return {
         weights: newWeights,
-        report: {rows: this.observed.rows, passes, gamma: 1, inputGramReused: false, outputGramReused: false, lambdas, alphas,
+        report: {rows: this.observed.rows, passes, gamma: 1, inputGramReused: false, outputGramReused: false,
+                 topBatches: 0, lambdas, alphas,
                  seconds: {...this.seconds}, warnings},
       };
     } catch (e) {

@@ -104,6 +104,11 @@ export interface SweepReport {
   inputGramReused: boolean;
   /** True when the output layer's Gram from the last refresh was reused. */
   outputGramReused: boolean;
+  /**
+   * First-pass batches whose output-layer input came with the batch (a
+   * training step's own forward pass), so the chain below was not re-run.
+   */
+  topBatches: number;
   /** The ridge λ used per solved layer (after any raise), by layer name. */
   lambdas: Record<string, number>;
   /** The dimensionless α used per solved layer (the chosen one with alpha 'auto'), by layer name. */
@@ -157,6 +162,8 @@ export class ERSweep {
   private sumSq: tf.Tensor|null = null;
   private sample: Array<[tf.Tensor2D, tf.Tensor2D]> = [];
   private sampled = 0;
+  /** First-pass batches whose output-layer input came from the caller. */
+  private topBatches = 0;
   private done = false;
 
   constructor(private readonly layers: DenseState[], config: SweepConfig = {},
@@ -208,8 +215,13 @@ export class ERSweep {
    * First pass, one batch: forward with the current weights, reflect the
    * output, accumulate the output layer's statistics. Shapes are checked
    * now; values (NaN, target range) when the update finishes.
+   *
+   * @param top optional: the output layer's input for these rows under the
+   *     current weights, when the caller already computed it (a training
+   *     step's own forward pass); then only the output layer's field is
+   *     computed here. Ignored unless it has the right shape.
    */
-  addBatch(x: tf.Tensor2D, y: tf.Tensor2D): void {
+  addBatch(x: tf.Tensor2D, y: tf.Tensor2D, top?: tf.Tensor2D|null): void {
     if (this.done) throw new Error('this ERSweep has finished; start a new one');
     const {layers, out} = this;
     checkBatch(x, y, this.inDim, this.outDim, layers[out].name);
@@ -218,12 +230,16 @@ export class ERSweep {
       this.outAcc = new RidgeAccumulator(
           layers[out].kernel.shape[0], this.outDim, layers[out].name);
     }
+    const useTop = top != null && out > 0 && top.rank === 2 && top.shape[0] === x.shape[0] &&
+        top.shape[1] === layers[out].kernel.shape[0];
+    if (useTop) this.topBatches++;
     tf.tidy(() => {
-      const {inputs, fields} = forwardChain(layers, x);
       if (this.outAcc != null) {
-        const t = reflectOutput(layers[out].activation, fields[out], y) as tf.Tensor2D;
-        if (this.reuseOut) this.outAcc.addCross(inputs[out], t);
-        else this.outAcc.add(inputs[out], t);
+        const a = useTop ? top! : forwardChain(layers, x).inputs[out];
+        const h = field(a, layers[out].kernel, layers[out].bias);
+        const t = reflectOutput(layers[out].activation, h, y) as tf.Tensor2D;
+        if (this.reuseOut) this.outAcc.addCross(a, t);
+        else this.outAcc.add(a, t);
       }
       if (this.trackInput) {
         this.colSum = foldKept(this.colSum, tf.sum(x, 0), tf.add);
@@ -399,7 +415,8 @@ export class ERSweep {
       this.seconds.total = now() - this.t0;
       return {
         weights: newWeights,
-        report: {rows: this.observed.rows, passes, gamma, inputGramReused, outputGramReused, lambdas, alphas,
+        report: {rows: this.observed.rows, passes, gamma, inputGramReused, outputGramReused,
+                 topBatches: this.topBatches, lambdas, alphas,
                  seconds: {...this.seconds}, warnings},
       };
     } catch (e) {

@@ -25,14 +25,20 @@ export interface CaptureListener {
 export class CaptureSession {
   input: tf.Tensor|null = null;
   targets: tf.Tensor|null = null;
+  /** The input of `top`, as the step's own forward pass computed it. */
+  topInput: tf.Tensor|null = null;
 
-  /** @param chainStart the layer whose input is recorded. */
-  constructor(readonly chainStart: object) {}
+  /**
+   * @param chainStart the layer whose input is recorded.
+   * @param top another layer whose input is recorded (null: none), so ER
+   *     need not recompute it.
+   */
+  constructor(readonly chainStart: object, readonly top: object|null = null) {}
 
   /** Releases whatever was recorded and not taken. */
   dispose(): void {
-    tf.dispose([this.input, this.targets].filter(t => t != null) as tf.Tensor[]);
-    this.input = this.targets = null;
+    tf.dispose([this.input, this.targets, this.topInput].filter(t => t != null) as tf.Tensor[]);
+    this.input = this.targets = this.topInput = null;
   }
 }
 
@@ -66,9 +72,12 @@ export function observeLayerCall(layer: object, inputs: tf.Tensor|tf.Tensor[],
                                  kwargs: {[key: string]: unknown}|undefined): void {
   const training = kwargs != null && kwargs['training'] === true;
   if (training) {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
     if (active != null && active.chainStart === layer && active.input == null) {
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
       active.input = tf.keep(tf.clone(x));
+    }
+    if (active != null && active.top === layer && active.topInput == null) {
+      active.topInput = tf.keep(tf.clone(x));
     }
   } else if (active == null) {
     listeners.get(layer)?.flushPending();

@@ -59,6 +59,12 @@ export interface ModelChain {
   units: ChainUnit[];
   /** True when the chain has conv2d or pooling layers (trained by the general network sweep). */
   hasConv: boolean;
+  /**
+   * True when the chain has layers that add noise in training (dropout and
+   * the like): then a training step's activations differ from the clean
+   * forward pass ER fits.
+   */
+  noisy: boolean;
   /** Whether `start` reports its input to ER (ERDense, or attached). */
   capturing: boolean;
   /** The symbolic tensor feeding `start` in this model. */
@@ -130,6 +136,7 @@ export function extractChain(model: tfl.LayersModel): ModelChain {
   }
   const solved: SolvedLayer[] = [];
   const units: ChainUnit[] = [];
+  let noisy = false;
   for (const l of path.slice(startIndex)) {
     const cls = className(l);
     // tslint:disable-next-line:no-any
@@ -158,7 +165,9 @@ export function extractChain(model: tfl.LayersModel): ModelChain {
       units.push({kind: POOL[cls], layer: l, geometry: poolGeometryOf(l, cfg)});
     } else if (cls === 'Flatten') {
       units.push({kind: 'flatten', layer: l});
-    } else if (!IDENTITY.includes(cls)) {
+    } else if (IDENTITY.includes(cls)) {
+      noisy = true;
+    } else {
       throw new ERInputError(
           `${describe(l)} sits between trainable layers, and ER cannot pass targets ` +
           `through it. ${SUPPORTED_TEXT}`);
@@ -179,7 +188,7 @@ export function extractChain(model: tfl.LayersModel): ModelChain {
   const hasConv = units.some(u => u.kind !== 'flatten' && (u.kind !== 'solved' || u.solved.kind === 'conv2d'));
   const start = path[startIndex];
   const startInput = nodes[startIndex].inputTensors[0] as tfl.SymbolicTensor;
-  return {start, solved, units, hasConv, capturing: isERLayer(start), startInput,
+  return {start, solved, units, hasConv, noisy, capturing: isERLayer(start), startInput,
           startIsModelInput: model.inputs.length === 1 && startInput === model.inputs[0]};
 }
 

@@ -60,7 +60,12 @@ export class ERController extends FitLifecycle implements CaptureListener, Train
   minimize(f: () => tf.Scalar, returnCost: boolean): tf.Scalar|null {
     if (this.disposed) throw new Error('this ER optimizer was disposed');
     if (this.sweep == null) this.begin();
-    return this.trainingStep(this.chain.start, f, returnCost, session => this.addBatch(session), () => this.abandon(),
+    // A dense chain without training-time noise: the step's own forward pass
+    // gives the output layer's input, so the update's first pass need not redo it.
+    const {solved, hasConv, noisy} = this.chain;
+    const top = !hasConv && !noisy && solved.length > 1 ? solved[solved.length - 1].layer : null;
+    return this.trainingStep(new CaptureSession(this.chain.start, top), f, returnCost,
+                             session => this.addBatch(session), () => this.abandon(),
                              epochDone => this.config.update === 'batch' || !this.fitting || epochDone);
   }
 
@@ -220,7 +225,9 @@ export class ERController extends FitLifecycle implements CaptureListener, Train
     const out = this.chain.solved[this.chain.solved.length - 1];
     const y = tf.keep(targetTensor(this.loss, session.targets, this.outputShape(), `layer '${out.layer.name}'`));
     try {
-      this.sweep!.addBatch(x as tf.Tensor2D, y as tf.Tensor2D);
+      const sweep = this.sweep!;
+      if (sweep instanceof ERSweep) sweep.addBatch(x as tf.Tensor2D, y as tf.Tensor2D, session.topInput as tf.Tensor2D|null);
+      else sweep.addBatch(x, y);
     } catch (e) {
       y.dispose();
       throw e;

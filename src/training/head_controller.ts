@@ -56,7 +56,7 @@ export function solveHead(head: StatsHead, acc: RidgeAccumulator): SweepReport {
   const sol = acc.solve({alpha: head.alpha});
   head.writeSolution(sol.W, sol.b);
   const solve = (Date.now() - t0) / 1000;
-  return {rows: sol.count, passes: 0, gamma: 1, inputGramReused: true, outputGramReused: true,
+  return {rows: sol.count, passes: 0, gamma: 1, inputGramReused: true, outputGramReused: true, topBatches: 0,
           lambdas: {[head.name]: sol.lambdaUsed}, alphas: {[head.name]: sol.alpha},
           seconds: {gram: 0, solve, target: 0, search: 0, total: solve}, warnings: sol.warnings};
 }
@@ -98,7 +98,7 @@ export class ERHeadController extends FitLifecycle implements TrainingController
 
   minimize(f: () => tf.Scalar, returnCost: boolean): tf.Scalar|null {
     if (this.disposed) throw new Error('this ER optimizer was disposed');
-    return this.trainingStep(this.head, f, returnCost, session => {
+    return this.trainingStep(new CaptureSession(this.head), f, returnCost, session => {
       if (!this.fitting || this.epoch <= 1) this.addBatch(session);
     }, () => {}, epochDone => !this.fitting || epochDone);
   }

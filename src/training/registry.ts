@@ -78,15 +78,14 @@ export abstract class FitLifecycle {
   }
 
   /**
-   * One training step: runs the loss `f` with a capture session on `start`
-   * (so ER sees the batch's inputs and targets), hands the session to
+   * One training step: runs the loss `f` with `session` active (so ER sees
+   * the batch's inputs and targets), hands the session to
    * `record`, and applies the pending update when `flushNow(epochDone)` says
    * so. On a `record` error, `onError` runs and the error is rethrown.
    */
-  protected trainingStep(start: object, f: () => tf.Scalar, returnCost: boolean,
+  protected trainingStep(session: CaptureSession, f: () => tf.Scalar, returnCost: boolean,
                          record: (session: CaptureSession) => void, onError: () => void,
                          flushNow: (epochDone: boolean) => boolean): tf.Scalar|null {
-    const session = new CaptureSession(start);
     let cost: tf.Scalar;
     try {
       cost = tf.tidy(() => withCaptureSession(session, f));
