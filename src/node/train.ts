@@ -233,6 +233,28 @@ export function buildMlp(dims: number[], optimizer: 'er'|'adam', activation: str
   return tf.sequential({layers});
 }
 
+/**
+ * Loads the data set, splits and subsets it, and makes the tensors. The
+ * loader's arrays are not referenced once this returns, so they can be
+ * garbage-collected while training runs on the tensors.
+ */
+function prepareData(opts: TrainOptions) {
+  const data = loadDataset(opts.dataset, opts.dataDir);
+  let pool = data.train, valSet: LabelledImages|null = null;
+  if (opts.valSize) {
+    const split = holdOut(data.train, opts.valSize, opts.seed + 7919);
+    pool = split.rest;
+    valSet = split.held;
+  }
+  const trainSet = opts.trainSize ? balancedSubset(pool, opts.trainSize, opts.seed) : pool;
+  const convSteps = parseConvArch(opts.arch, trainSet.features, trainSet.classes);
+  const dims = convSteps ? [] : parseArch(opts.arch, trainSet.features, trainSet.classes);
+  const images = convSteps != null;
+  const {x, y} = toTensors(trainSet, images);
+  return {x, y, test: toTensors(data.test, images), val: valSet ? toTensors(valSet, images) : null,
+          convSteps, dims, imageShape: trainSet.imageShape, trainRows: trainSet.count};
+}
+
 /** Runs one training and returns its summary. */
 export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
   const backend = await useBackend(opts.backend);
@@ -240,24 +262,10 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     if (backend !== 'wasm') throw new Error('--wasm-transpose-fix applies to the wasm backend only');
     installWasmTransposeFix();
   }
-  const data = loadDataset(opts.dataset, opts.dataDir);
-  let pool = data.train, valSet: LabelledImages|null = null;
-  if (opts.valSize) {
-    const split = holdOut(data.train, opts.valSize, opts.seed + 7919);
-    pool = split.rest;
-    valSet = split.held;
-  } else if (opts.patience != null) {
-    throw new Error('--patience needs a held-out split: add --val-size N');
-  }
-  const trainSet = opts.trainSize ? balancedSubset(pool, opts.trainSize, opts.seed) : pool;
-  const convSteps = parseConvArch(opts.arch, trainSet.features, trainSet.classes);
-  const dims = convSteps ? [] : parseArch(opts.arch, trainSet.features, trainSet.classes);
+  if (!opts.valSize && opts.patience != null) throw new Error('--patience needs a held-out split: add --val-size N');
+  const {x, y, test, val, convSteps, dims, imageShape, trainRows} = prepareData(opts);
   const batchSize = opts.batchSize ?? (opts.optimizer === 'er' ? 2000 : 128);
-  const images = convSteps != null;
-  const {x, y} = toTensors(trainSet, images);
-  const test = toTensors(data.test, images);
-  const val = valSet ? toTensors(valSet, images) : null;
-  const model = convSteps ? buildConvnet(convSteps, trainSet.imageShape, opts.optimizer, opts.activation ?? 'relu', opts.seed) :
+  const model = convSteps ? buildConvnet(convSteps, imageShape, opts.optimizer, opts.activation ?? 'relu', opts.seed) :
                             buildMlp(dims, opts.optimizer, opts.activation ?? 'relu', opts.seed);
   if (opts.init === 'data') {
     if (opts.optimizer !== 'er') throw new Error('--init data is the ER reference initialisation: use it with --optimizer er');
@@ -318,6 +326,6 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   };
   if (opts.targetAccuracy != null) result.seconds_to_target = secondsToTarget;
   if (best) result.best = best;
-  result.train_rows = trainSet.count;
+  result.train_rows = trainRows;
   return result;
 }
