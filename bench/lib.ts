@@ -15,7 +15,7 @@ export const RESULTS = path.join(ROOT, 'bench', 'results');
 export interface RunResult {
   dataset: string; optimizer: string; backend: string; arch: string; epochs: number;
   batch_size: number; seed: number; train_seconds: number; test_error: number;
-  test_accuracy: number; peak_rss_mb: number; seconds_to_target?: number|null;
+  test_accuracy: number; peak_rss_mb: number; baseline_rss_mb?: number; train_peak_rss_mb?: number|null; seconds_to_target?: number|null;
   history?: Array<{epoch: number, train_seconds: number, loss: number, test_accuracy?: number, val_accuracy?: number}>;
   best?: {epoch: number, train_seconds: number, loss: number, test_accuracy?: number, val_accuracy?: number};
   train_rows?: number;

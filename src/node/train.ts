@@ -9,6 +9,7 @@ import {BackendChoice, useBackend} from './backend';
 import {balancedSubset, DatasetSplits, holdOut, LabelledImages, loadFashionMnist, loadMnist} from './datasets';
 import {loadCifar10} from './cifar';
 import {fileSaveHandler} from './fs_io';
+import {peakRssMb, restartPeakRss, rssMb} from './memory';
 import {installWasmTransposeFix} from './wasm_matmul_fix';
 
 /** Data sets the CLI knows. */
@@ -80,6 +81,10 @@ export interface TrainResult {
   test_error: number;
   test_accuracy: number;
   peak_rss_mb: number;
+  /** Resident MB once the backend was ready, before any data: the runtime's own share of the peak. */
+  baseline_rss_mb?: number;
+  /** Peak resident MB while training and evaluating (data loading excluded); null where the OS cannot tell. */
+  train_peak_rss_mb?: number|null;
   history: EpochRecord[];
   /** Training seconds when targetAccuracy was first reached (null if never). */
   seconds_to_target?: number|null;
@@ -258,6 +263,7 @@ function prepareData(opts: TrainOptions) {
 /** Runs one training and returns its summary. */
 export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
   const backend = await useBackend(opts.backend);
+  const baselineRss = rssMb();
   if (opts.wasmTransposeFix) {
     if (backend !== 'wasm') throw new Error('--wasm-transpose-fix applies to the wasm backend only');
     installWasmTransposeFix();
@@ -277,6 +283,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
                                               tf.train.adam(opts.lr ?? 1e-3);
   model.compile({optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy']});
 
+  const loadPeak = peakRssMb();
+  const peakRestarted = restartPeakRss();
   const history: EpochRecord[] = [];
   const batches = Math.ceil(x.shape[0] / batchSize);
   let trainSeconds = 0;
@@ -322,7 +330,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     backend, arch: convSteps ? opts.arch! : dims.join('-'), epochs: history.length, batch_size: batchSize, seed: opts.seed,
     train_seconds: Number(trainSeconds.toFixed(2)), test_error: Number((100 * (1 - accuracy)).toFixed(2)),
     test_accuracy: Number(accuracy.toFixed(4)),
-    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024), history,
+    peak_rss_mb: Math.max(loadPeak, peakRssMb()), baseline_rss_mb: baselineRss,
+    train_peak_rss_mb: peakRestarted ? peakRssMb() : null, history,
   };
   if (opts.targetAccuracy != null) result.seconds_to_target = secondsToTarget;
   if (best) result.best = best;

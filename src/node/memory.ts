@@ -1,0 +1,33 @@
+/**
+ * Resident-memory readings for the CLI's report. On Linux the peak (VmHWM)
+ * can be restarted through `/proc/self/clear_refs`, so the peak of training
+ * can be told apart from the peak of loading the data; elsewhere only the
+ * whole process's peak (getrusage) is available.
+ */
+import * as fs from 'fs';
+
+/** Current resident memory, MB. */
+export function rssMb(): number {
+  return Math.round(process.memoryUsage().rss / 2 ** 20);
+}
+
+/** Peak resident memory since the process started or the last {@link restartPeakRss}, MB. */
+export function peakRssMb(): number {
+  try {
+    const m = fs.readFileSync('/proc/self/status', 'utf8').match(/VmHWM:\s+(\d+)\s+kB/);
+    if (m) return Math.round(Number(m[1]) / 1024);
+  } catch {
+    // not Linux: fall through
+  }
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+/** Restarts the peak at the current resident memory; false where the OS does not allow it. */
+export function restartPeakRss(): boolean {
+  try {
+    fs.writeFileSync('/proc/self/clear_refs', '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
