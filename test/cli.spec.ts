@@ -23,6 +23,10 @@ describe('tfjs-er CLI (Node)', () => {
       expect(out[k]).withContext(k).toBeDefined();
     }
     expect(out).toEqual(jasmine.objectContaining({dataset: 'mnist', backend: 'cpu', arch: '784-64-10', epochs: 2, seed: 3}));
+    // memory: the runtime before data < the peak of training ≤ the process peak (Linux)
+    expect(out.baseline_rss_mb).toBeGreaterThan(0);
+    expect(out.train_peak_rss_mb).toBeGreaterThan(out.baseline_rss_mb);
+    expect(out.train_peak_rss_mb).toBeLessThanOrEqual(out.peak_rss_mb);
     expect(out.test_accuracy).toBeGreaterThan(0.8);
     expect(out.test_error).toBeCloseTo(100 * (1 - out.test_accuracy), 1);
     const saved = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
