@@ -357,6 +357,45 @@ describeBackends('ER sweep', () => {
     tf.dispose([x, y]);
   });
 
+  it('first pass fed with the output layer\'s input, and a source that re-chunks its rows: the same update', () => {
+    const x = tf.tensor2d(ringX.slice(0, 300));
+    const y = tf.oneHot(tf.tensor1d(ringY.slice(0, 300), 'int32'), 2).toFloat() as tf.Tensor2D;
+    const run = (withTop: boolean, source: () => Iterable<[tf.Tensor2D, tf.Tensor2D]>) => {
+      const layers = mlp([2, 12, 2], 'relu', 'softmax');
+      initialise(layers, x, 4);
+      const sweep = new ERSweep(layers);
+      for (const [xb, yb] of tensorBatches(x, y, 60)()) {
+        tf.tidy(() => {
+          const top = withTop ? tf.relu(tf.add(tf.matMul(xb, layers[0].kernel), layers[0].bias!)) as tf.Tensor2D : null;
+          sweep.addBatch(xb, yb, top);
+        });
+      }
+      const {weights, report} = sweep.finish(source);
+      const out = weights.flatMap(w => [Array.from(w!.kernel.dataSync()), Array.from(w!.bias!.dataSync())]);
+      weights.forEach(w => tf.dispose([w!.kernel, w!.bias!]));
+      disposeLayers(layers);
+      return {out, report};
+    };
+    const plain = run(false, tensorBatches(x, y, 100));
+    expect(plain.report.topBatches).toBe(0);
+    const withTop = run(true, tensorBatches(x, y, 100));
+    expect(withTop.report.topBatches).toBe(5);
+    // the hidden pass sees chunks of 100, the refresh pass chunks of 7: the kept
+    // output targets do not fit, so the refresh recomputes them
+    let walk = 0;
+    const rechunked = run(false, () => tensorBatches(x, y, walk++ === 0 ? 100 : 7)());
+    expect(walk).toBe(2);
+    for (const other of [withTop, rechunked]) {
+      other.out.forEach((arr, i) => {
+        const base = plain.out[i];
+        const scale = Math.max(...base.map(Math.abs));
+        const diff = Math.max(...arr.map((v, q) => Math.abs(v - base[q])));
+        expect(diff / scale).withContext(`tensor ${i}`).toBeLessThan(2e-3);
+      });
+    }
+    tf.dispose([x, y]);
+  });
+
   it('rejects malformed chains naming the layer', () => {
     const layers = mlp([2, 4, 2], 'relu', 'softmax');
     layers[1].kernel.dispose();
