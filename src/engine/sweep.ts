@@ -2,9 +2,11 @@
  * One Expectation Reflection update ("sweep") of a chain of dense layers,
  * streamed over batches.
  *
- * 1. First pass: forward with the current weights; reflect the output field
- *    against the targets; accumulate the output layer's Gram and cross
- *    statistics (and check the data). Solve the output layer.
+ * 1. First pass: forward with the current weights (or take the output
+ *    layer's input from the caller, e.g. a fit step's own forward pass);
+ *    reflect the output field against the targets; accumulate the output
+ *    layer's Gram and cross statistics (and check the data). Solve the
+ *    output layer.
  * 2. For each lower trainable layer, top-down, one pass: forward with the old
  *    weights, propagate the reflected output target down through the NEW
  *    weights above (pre-image, then the hidden reflection rule), accumulate
