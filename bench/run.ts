@@ -104,7 +104,7 @@ async function timeToAccuracy() {
                 'three fresh processes in turn: Adam (lr 1e-3, batch 128, glorot init, seed 0), ER (batch 2000, ' +
                 'α = 1e-3, data init, seed 0; erls on the two-hidden-layer network, as in the paper), Adam with the ' +
                 '"wasm matMul fix" (src/node/wasm_matmul_fix.ts re-registers the wasm matMul kernels to transpose ' +
-                'explicitly). Nothing else ran on the machine during this suite.']);
+                'explicitly). Nothing else ran on the machine during this suite apart from a few short unit-test runs.']);
 }
 
 async function cifarMlp() {
