@@ -3,8 +3,18 @@ import {ERInputError} from './errors';
 import {BatchSource} from './sweep';
 
 /**
+ * Rows `[start, start + size)` of `x` (any rank), as a new tensor. Uses
+ * `gather`, not `slice`: the wasm backend's slice first copies the whole
+ * source tensor to JS (measured: 133 ms for 1024 rows of a 60000×784
+ * tensor, against 22–29 ms by gather, and a transient as large as the data).
+ */
+export function rowRange<T extends tf.Tensor>(x: T, start: number, size: number): T {
+  return tf.tidy(() => tf.gather(x, tf.range(start, start + size, 1, 'int32'))) as T;
+}
+
+/**
  * A {@link BatchSource} over in-memory tensors `x` (N×d) and `y` (N×k), in
- * row order, `batchSize` rows at a time. Each batch is a fresh slice, disposed
+ * row order, `batchSize` rows at a time. Each batch is a fresh copy, disposed
  * as soon as the consumer asks for the next one (or stops iterating).
  *
  * ```ts
@@ -23,8 +33,8 @@ export function tensorBatches(x: tf.Tensor2D, y: tf.Tensor2D, batchSize = 1024):
     const n = x.shape[0];
     for (let start = 0; start < n; start += batchSize) {
       const size = Math.min(batchSize, n - start);
-      const xb = tf.slice(x, [start, 0], [size, -1]);
-      const yb = tf.slice(y, [start, 0], [size, -1]);
+      const xb = rowRange(x, start, size);
+      const yb = rowRange(y, start, size);
       try {
         yield [xb, yb] as [tf.Tensor2D, tf.Tensor2D];
       } finally {
