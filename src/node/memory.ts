@@ -8,8 +8,9 @@ import * as fs from 'fs';
 import * as v8 from 'v8';
 import * as vm from 'vm';
 
-/** Current resident memory, MB. */
+/** Current resident memory after a garbage collection, MB. */
 export function rssMb(): number {
+  collectGarbage();
   return Math.round(process.memoryUsage().rss / 2 ** 20);
 }
 
