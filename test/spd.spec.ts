@@ -1,4 +1,4 @@
-import {choleskyInPlace, solveSPD} from '../src/engine/index';
+import {choleskyInPlace, solveSPD, solveSPDInPlace} from '../src/engine/index';
 import {lcg} from './helpers/linalg';
 
 function randomSPD(n: number, seed: number, ridge = 0.1): Float64Array {
@@ -67,6 +67,21 @@ describe('SPD solve (float64 Cholesky)', () => {
     for (const v of r.x) expect(Number.isFinite(v)).toBeTrue();
     // the regularised solution points along the range of A: x ∝ (1,2,3)
     expect(r.x[1] / r.x[0]).toBeCloseTo(2, 6);
+  });
+
+  it('solveSPDInPlace: the same solution without a copy, also after raising the ridge', () => {
+    for (const [A, n] of [[randomSPD(49, 3), 49], [Float64Array.from([1, 2, 3, 2, 4, 6, 3, 6, 9]), 3]] as Array<[Float64Array, number]>) {
+      const B = Float64Array.from({length: n * 2}, (_, i) => Math.sin(i + 1));
+      const ref = solveSPD(A, n, B, 2, 0);
+      const work = new Float64Array(A);
+      const r = solveSPDInPlace(work, n, B, 2, 0);
+      expect(r.factor).toBe(work);  // the matrix became the factor
+      expect(r.raises).toBe(ref.raises);
+      expect(r.shift).toBe(ref.shift);
+      r.x.forEach((v, i) => expect(v).toBeCloseTo(ref.x[i], 10));
+      // the strict upper triangle still holds A
+      for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) expect(work[i * n + j]).toBe(A[i * n + j]);
+    }
   });
 
   it('refuses a matrix that is not finite', () => {

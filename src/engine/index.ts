@@ -5,7 +5,7 @@ export {dataScaledInit, DenseState, DenseWeights, field, forwardChain, validateC
 export {preimage, preimageOperator} from './preimage';
 export {fieldRatio, reflectHidden, reflectOutput, targetRange} from './reflect';
 export {AUTO_ALPHAS, disposeRidgeState, RidgeAccumulator, RidgeSolution, RidgeSolveConfig, RidgeState} from './ridge';
-export {choleskyInPlace, choleskySolveInPlace, solveSPD, SPDSolveResult, symmetrize} from './spd';
+export {choleskyInPlace, choleskySolveInPlace, solveSPD, solveSPDInPlace, SPDSolveResult, symmetrize} from './spd';
 export {tensorBatches} from './batches';
 export {BatchSource, ERMode, ERSweep, erSweep, SweepCache, SweepConfig, SweepReport, SweepResult} from './sweep';
 export {ConvGeometry, convField, convOutput, extractPatches, foldOffsets, foldPatches, poolPreimage} from './conv';

@@ -22,7 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError, ERNumericalError} from './errors';
-import {choleskySolveInPlace, solveSPD, symmetrize} from './spd';
+import {choleskySolveInPlace, solveSPD, solveSPDInPlace, symmetrize} from './spd';
 
 /** Options of {@link RidgeAccumulator.solve}. */
 export interface RidgeSolveConfig {
@@ -422,7 +422,7 @@ export class RidgeAccumulator {
                       `weights set to zero, bias to the target mean`);
         lambda = 1;
       }
-      const r = solveSPD(G, d, X, k, lambda);
+      const r = solveSPDInPlace(G, d, X, k, lambda);  // G is ours: it becomes the factor
       if (r.raises > 0) {
         warnings.push(
             `${this.label}: the ${d}×${d} Gram was singular at ridge ${lambda.toPrecision(3)}; ` +
