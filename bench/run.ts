@@ -3,6 +3,7 @@
  * alternating optimizers. Suites (all by default, or `-- --suite a,b`):
  *   mnist-paper   ER test error after 1/2/3/5 updates vs the NumPy reference
  *   time-to-acc   wall seconds to 97.12% MNIST test accuracy: ER vs Adam (stock, wasm fix), per network
+ *   time-to-acc-repeats  its closest pair (784-1000-1000-10, ER erls vs stock Adam) ×3, medians
  *   cifar10-mlp   CIFAR-10 MLP: ER vs Adam, against the paper's 56.65%
  *   cost          one ER update broken down (in-process; see bench/cost.ts)
  *   memory        peak RSS of an ER epoch vs training-set size (and Adam's)
@@ -14,7 +15,7 @@
  */
 import {execFileSync} from 'child_process';
 import * as path from 'path';
-import {errAfter, ROOT, runCli, RunResult, table, writeResults} from './lib';
+import {errAfter, median, ROOT, runCli, RunResult, table, writeResults} from './lib';
 import {costSuite} from './cost';
 import {cifarDir} from './cifar_dir';
 import {fewShotSuite} from './few_shot';
@@ -22,7 +23,7 @@ import {headsSuite} from './heads';
 
 const argv = process.argv.slice(2);
 const suiteArg = argv.indexOf('--suite') >= 0 ? argv[argv.indexOf('--suite') + 1] : 'all';
-const selected = suiteArg === 'all' ? ['mnist-paper', 'time-to-acc', 'cifar10-mlp', 'cost', 'memory', 'few-shot', 'heads', 'cifar10-conv'] : suiteArg.split(',');
+const selected = suiteArg === 'all' ? ['mnist-paper', 'time-to-acc', 'cifar10-mlp', 'cost', 'memory', 'few-shot', 'heads', 'cifar10-conv', 'time-to-acc-repeats'] : suiteArg.split(',');
 
 /** NumPy reference (ER-ALGORITHM.md §4): test error % after 1/2/3/5 updates. */
 const NUMPY: Record<string, number[]> = {
@@ -105,6 +106,38 @@ async function timeToAccuracy() {
                 'α = 1e-3, data init, seed 0; erls on the two-hidden-layer network, as in the paper), Adam with the ' +
                 '"wasm matMul fix" (src/node/wasm_matmul_fix.ts re-registers the wasm matMul kernels to transpose ' +
                 'explicitly). Nothing else ran on the machine during this suite apart from a few short unit-test runs.']);
+}
+
+async function timeToAccuracyRepeats() {
+  // The closest pair of time-to-acc, repeated: ER erls vs stock Adam on 784-1000-1000-10,
+  // alternating, three times each; medians and their ratio.
+  const target = 0.9712, arch = '784-1000-1000-10', repeats = 3;
+  const configs: Array<{label: string, args: string[]}> = [
+    {label: 'Adam (stock tfjs)', args: ['--optimizer', 'adam', '--epochs', '6']},
+    {label: 'ER erls (data init)', args: ['--optimizer', 'er', '--mode', 'erls', '--init', 'data', '--epochs', '5']},
+  ];
+  const results: Array<{label: string, repeat: number, result: RunResult}> = [];
+  for (let r = 1; r <= repeats; r++) {
+    for (const c of configs) {
+      results.push({label: c.label, repeat: r, result: await runCli(
+          ['--dataset', 'mnist', '--backend', 'wasm', '--arch', arch, '--target-accuracy', String(target),
+           '--eval-each-epoch', ...c.args], `${c.label} ${arch} (repeat ${r})`)});
+    }
+  }
+  const seconds = (label: string) => results.filter(x => x.label === label).map(x => x.result.seconds_to_target ?? NaN);
+  const adam = median(seconds(configs[0].label));
+  const rows = configs.map(c => {
+    const s = seconds(c.label);
+    const m = median(s);
+    return [arch, c.label, s.map(v => Number.isNaN(v) ? 'not reached' : v.toFixed(1)).join(' / '), m.toFixed(1),
+            results.filter(x => x.label === c.label).map(x => x.result.epochs).join(' / '), (adam / m).toFixed(2) + '×'];
+  });
+  writeResults('time-to-acc-repeats', 'npm run bench -- --suite time-to-acc-repeats', results,
+               table(['network', 'run (wasm backend)', 'seconds to 97.12 % (repeats)', 'median s', 'epochs / updates used',
+                      'speed vs stock Adam (medians)'], rows),
+               ['The closest pair of the time-to-acc suite, three times each, alternating (Adam, ER, Adam, ER, …), ' +
+                'fresh processes; settings as in time-to-acc. Adam shuffles (unseeded) and ER\'s float32 sums follow ' +
+                'that order, so repeats differ.']);
 }
 
 async function cifarMlp() {
@@ -205,7 +238,7 @@ async function memory() {
 
 async function main() {
   const suites: Record<string, () => Promise<void>> = {
-    'mnist-paper': mnistPaper, 'time-to-acc': timeToAccuracy, 'cifar10-mlp': cifarMlp, 'cost': costSuite, 'memory': memory,
+    'mnist-paper': mnistPaper, 'time-to-acc': timeToAccuracy, 'time-to-acc-repeats': timeToAccuracyRepeats, 'cifar10-mlp': cifarMlp, 'cost': costSuite, 'memory': memory,
     'few-shot': fewShotSuite, 'heads': headsSuite, 'cifar10-conv': cifarConv,
   };
   for (const s of selected) {
