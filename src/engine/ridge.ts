@@ -86,6 +86,29 @@ export function disposeRidgeState(state: RidgeState): void {
   tf.dispose([state.gram, state.sumA, state.cross, state.sumT, state.sumSqT, state.shift]);
 }
 
+/** What a solve keeps of its factorisation, for re-solves and refits on the same Gram. */
+interface Factored {
+  /** Cholesky factor (lower triangle) of the covariance plus `shift`·I. */
+  factor: Float64Array;
+  /** Column means of the inputs. */
+  mean: Float64Array;
+  centred: boolean;
+  /** The ridge requested. */
+  lambda: number;
+  /** The ridge finally used (raised if the system was not positive definite). */
+  shift: number;
+  /** The α it was factored for; null after an automatic (GCV) choice, redone for new targets. */
+  alpha: number|null;
+  /** Notes of the factorisation, repeated by every solve that reuses it. */
+  warnings: string[];
+}
+
+/** The α grid of `alpha: 'auto'` (log-spaced, 1e-4 … 10). */
+export const AUTO_ALPHAS: ReadonlyArray<number> = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1, 3, 10];
+
+/** Target width of one Gram panel (see the module comment). */
+const GRAM_BLOCK = 500;
+
 /**
  * Streaming accumulator of the statistics of a centred ridge regression.
  *
@@ -96,12 +119,6 @@ export function disposeRidgeState(state: RidgeState): void {
  * acc.dispose();
  * ```
  */
-/** The α grid of `alpha: 'auto'` (log-spaced, 1e-4 … 10). */
-export const AUTO_ALPHAS: ReadonlyArray<number> = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1, 3, 10];
-
-/** Target width of one Gram panel (see the module comment). */
-const GRAM_BLOCK = 500;
-
 export class RidgeAccumulator {
   /** Lower-triangle column panels of the shifted Gram: panel p = G[bounds[p]:d, bounds[p]:bounds[p+1]]. */
   private gram: tf.Tensor2D[]|null = null;
@@ -116,14 +133,8 @@ export class RidgeAccumulator {
   private shift: tf.Tensor1D|null = null;
   private gramCount = 0;
   private crossCount = 0;
-  // Cached float64 data of the last solve, for re-solves and refits on the same Gram.
-  private lastFactor: Float64Array|null = null;
-  private lastMean: Float64Array|null = null;
-  private lastCentred = true;
-  private lastShift = 0;
-  private lastLambda = 0;
-  private lastAlpha = NaN;
-  private lastWarnings: string[] = [];
+  /** The last solve's factorisation while the Gram is unchanged (null after new rows). */
+  private factored: Factored|null = null;
 
   /**
    * @param inDim width d of the inputs `a`.
@@ -362,7 +373,8 @@ export class RidgeAccumulator {
     const d = this.inDim, k = this.outDim, n = this.gramCount;
     // Same Gram (no rows added since the last solve) and ridge: only the
     // targets changed, so the factor of the last solve still applies.
-    const reuse = !auto && this.lastFactor != null && this.lastAlpha === alpha && this.lastCentred === centred;
+    const kept = this.factored;
+    const reuse = !auto && kept != null && kept.alpha === alpha && kept.centred === centred;
     const G = reuse ? null : this.readGram();
     const X = Float64Array.from(this.cross!.dataSync());
     const sa = this.sumA!.dataSync(), st = this.sumT!.dataSync();
@@ -390,14 +402,13 @@ export class RidgeAccumulator {
         X[i * k + q] = v;
       }
     }
-    let W: Float64Array, lambda: number;
-    const warnings: string[] = [];
+    let W: Float64Array, f: Factored;
     if (G == null) {
+      f = kept!;
       W = X;
-      choleskySolveInPlace(this.lastFactor!, d, W, k);
-      lambda = this.lastLambda;
-      warnings.push(...this.lastWarnings);
+      choleskySolveInPlace(f.factor, d, W, k);
     } else {
+      const warnings: string[] = [];
       // C = G/n − m mᵀ (centred) or (Σ aaᵀ)/n (uncentred)
       for (let i = 0; i < d; i++) {
         for (let j = 0; j < d; j++) {
@@ -416,7 +427,7 @@ export class RidgeAccumulator {
         for (let q = 0; q < k; q++) sst += ss[q] / n - tbar[q] * tbar[q];
         alpha = gcvAlpha(G, X, d, k, n, trace, sst);
       }
-      lambda = alpha * trace / d;
+      let lambda = alpha * trace / d;
       if (!(trace > 0)) {
         warnings.push(`${this.label}: the inputs are constant (zero variance); ` +
                       `weights set to zero, bias to the target mean`);
@@ -430,14 +441,10 @@ export class RidgeAccumulator {
             `silence this.`);
       }
       W = r.x;
-      this.lastFactor = r.factor;
-      this.lastMean = new Float64Array(d);
-      for (let i = 0; i < d; i++) this.lastMean[i] = shift[i] + m[i];
-      this.lastCentred = centred;
-      this.lastShift = r.shift;
-      this.lastLambda = lambda;
-      this.lastAlpha = auto ? NaN : alpha;  // a GCV choice is redone for new targets
-      this.lastWarnings = warnings.slice();
+      const mean = new Float64Array(d);
+      for (let i = 0; i < d; i++) mean[i] = shift[i] + m[i];
+      f = {factor: r.factor, mean, centred, shift: r.shift, lambda, alpha: auto ? null : alpha, warnings};
+      this.factored = f;
     }
     const b = new Float64Array(k);
     if (centred) {
@@ -447,7 +454,8 @@ export class RidgeAccumulator {
         b[q] = s;
       }
     }
-    return {W, b, inDim: d, outDim: k, lambda, lambdaUsed: this.lastShift, alpha, count: n, warnings};
+    return {W, b, inDim: d, outDim: k, lambda: f.lambda, lambdaUsed: f.shift, alpha, count: n,
+            warnings: f.warnings.slice()};
   }
 
   /**
@@ -458,19 +466,18 @@ export class RidgeAccumulator {
    */
   refitLinear(W0: Float64Array, b0: Float64Array, k: number):
       {W: Float64Array, b: Float64Array} {
-    if (this.lastFactor == null || this.lastMean == null) {
-      throw new Error(`${this.label}: refitLinear needs a previous solve()`);
-    }
+    const f = this.factored;
+    if (f == null) throw new Error(`${this.label}: refitLinear needs a previous solve()`);
     const d = this.inDim;
     const x = new Float64Array(W0);
-    choleskySolveInPlace(this.lastFactor, d, x, k);
+    choleskySolveInPlace(f.factor, d, x, k);
     const W = new Float64Array(d * k);
-    for (let i = 0; i < W.length; i++) W[i] = W0[i] - this.lastShift * x[i];
+    for (let i = 0; i < W.length; i++) W[i] = W0[i] - f.shift * x[i];
     const b = new Float64Array(k);
     for (let q = 0; q < k; q++) {
       let s = b0[q];
-      if (this.lastCentred) {
-        for (let i = 0; i < d; i++) s += this.lastMean[i] * (W0[i * k + q] - W[i * k + q]);
+      if (f.centred) {
+        for (let i = 0; i < d; i++) s += f.mean[i] * (W0[i * k + q] - W[i * k + q]);
       }
       b[q] = s;
     }
@@ -497,8 +504,7 @@ export class RidgeAccumulator {
   }
 
   private invalidate() {
-    this.lastFactor = null;
-    this.lastMean = null;
+    this.factored = null;
   }
 
   private ensureShift(a: tf.Tensor) {
