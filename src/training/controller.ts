@@ -258,8 +258,8 @@ export class ERController extends FitLifecycle implements CaptureListener, Train
   /**
    * Rows per chunk when the extra passes re-read the fit data: 1024 for dense
    * chains (half of 2048 halves the pass's working set: peak RSS 668 vs 707 MB
-   * on 15k MNIST rows, measured); for conv chains, as many images as keep the largest activation
-   * (or patch matrix) of a chunk under ~32M floats.
+   * on 15k MNIST rows, measured); for conv chains, as many images as keep the
+   * largest activation (or patch matrix) of a chunk under ~32M floats.
    */
   private passChunk(): number {
     if (!this.chain.hasConv) return 1024;
