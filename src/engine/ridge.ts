@@ -18,10 +18,14 @@
  * measured here on wasm, batch 2000, as must-do GFLOP/s (N·d(d+1) flops)
  * against a plain 2000×784·784×d matMul: d = 4000, 8 panels 23.0 vs 27.8
  * (82 %; the full product 34 %, upper-triangle row panels 63 %); d = 1000,
- * 2 panels 17.1 vs 30.4 (56 %; the full product 49 %).
+ * 2 panels 17.1 vs 30.4 (56 %; the full product 49 %). Panels are used from
+ * three panels' width (d ≥ 1500) up: at d = 1000 two panels made the Gram
+ * 17 % faster but raised the peak resident memory of a 784-1000-10 ER fit on
+ * 60k MNIST rows by ~35 MB (their extra temporaries in the wasm heap).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError, ERNumericalError} from './errors';
+import {columnSums} from './reduce';
 import {choleskySolveInPlace, solveSPD, solveSPDInPlace, symmetrize} from './spd';
 
 /** Options of {@link RidgeAccumulator.solve}. */
@@ -106,8 +110,22 @@ interface Factored {
 /** The α grid of `alpha: 'auto'` (log-spaced, 1e-4 … 10). */
 export const AUTO_ALPHAS: ReadonlyArray<number> = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1, 3, 10];
 
+/**
+ * Backends whose `slice` copies the whole source tensor to JS before taking
+ * the slice (tfjs-backend-wasm 4.22: Slice calls `readSync` on the source).
+ * The Gram panels read a batch back once instead of slicing it 2k − 1 times:
+ * measured on the ER fit of 784-1000-10 (60k MNIST, batch 2000), the slices'
+ * transient copies raised the peak resident memory by 37 MB.
+ */
+const WHOLE_COPY_SLICE = new Set(['wasm']);
+
 /** Target width of one Gram panel (see the module comment). */
 const GRAM_BLOCK = 500;
+/**
+ * Narrower Grams are one full product: panels save little there and their
+ * extra temporaries cost memory (see the module comment).
+ */
+const MIN_PANELS = 3;
 
 /**
  * Streaming accumulator of the statistics of a centred ridge regression.
@@ -140,7 +158,8 @@ export class RidgeAccumulator {
    * @param inDim width d of the inputs `a`.
    * @param outDim width k of the targets `t`.
    * @param label names the layer in error messages.
-   * @param gramBlock target width of the Gram's panels (default 500; see the module comment).
+   * @param gramBlock target width of the Gram's panels (default 500; below
+   *     three panels' width the Gram is one product; see the module comment).
    */
   constructor(readonly inDim: number, readonly outDim: number,
               readonly label = 'ridge', gramBlock = GRAM_BLOCK) {
@@ -153,7 +172,7 @@ export class RidgeAccumulator {
       throw new ERInputError(`${label}: gramBlock must be a positive integer, got ${gramBlock}`);
     }
     this.gramBlock = gramBlock;
-    const k = Math.max(1, Math.round(inDim / gramBlock));
+    const k = inDim >= MIN_PANELS * gramBlock ? Math.round(inDim / gramBlock) : 1;
     this.bounds = Array.from({length: k + 1}, (_, b) => Math.round(b * inDim / k));
   }
 
@@ -167,39 +186,13 @@ export class RidgeAccumulator {
   add(a: tf.Tensor, t: tf.Tensor): void {
     this.checkA(a);
     this.checkT(a, t);
-    this.addGram(a);
-    this.addCross(a, t);
+    this.fold(a, t, true);
   }
 
   /** Folds a batch of inputs into the Gram and column sums only. */
   addGram(a: tf.Tensor): void {
     this.checkA(a);
-    this.ensureShift(a);
-    const [panels, s] = tf.tidy(() => {
-      const as = tf.sub(a, this.shift!) as tf.Tensor2D;
-      const colSum = tf.sum(as, 0) as tf.Tensor1D;
-      const batch = this.gramPanels(as);
-      const sums = this.gram ? batch.map((g, i) => tf.add(this.gram![i], g) as tf.Tensor2D) : batch;
-      return [sums, this.sumA ? tf.add(this.sumA, colSum) : colSum] as [tf.Tensor2D[], tf.Tensor1D];
-    });
-    tf.dispose([...(this.gram ?? []), this.sumA].filter(t => t != null) as tf.Tensor[]);
-    this.gram = panels.map(b => tf.keep(b));
-    this.sumA = tf.keep(s);
-    this.gramCount += a.shape[0];
-    this.invalidate();
-  }
-
-  /** The lower-triangle column panels of `asᵀ·as` (call inside tidy). */
-  private gramPanels(as: tf.Tensor2D): tf.Tensor2D[] {
-    const b = this.bounds, k = b.length - 1, n = as.shape[0], d = this.inDim;
-    const ast = tf.transpose(as);
-    if (k === 1) return [tf.matMul(ast, as)];
-    const out: tf.Tensor2D[] = [];
-    for (let p = 0; p < k; p++) {
-      const rows = p === 0 ? ast : tf.slice(ast, [b[p], 0], [d - b[p], n]);
-      out.push(tf.matMul(rows, tf.slice(as, [0, b[p]], [n, b[p + 1] - b[p]])));
-    }
-    return out;
+    this.fold(a, null, true);
   }
 
   /**
@@ -209,21 +202,68 @@ export class RidgeAccumulator {
   addCross(a: tf.Tensor, t: tf.Tensor): void {
     this.checkA(a);
     this.checkT(a, t);
+    this.fold(a, t, false);
+  }
+
+  /**
+   * Adds one checked batch: the Gram panels and column sums (`withGram`),
+   * the cross product and target sums (`t`). The batch is shifted and
+   * transposed once for both. Column sums are inner-axis sums of `aᵀ` and
+   * matrix products `1ᵀt` (see `reduce.ts`), not `tf.sum(·, 0)`, which
+   * transposes the whole batch first.
+   */
+  private fold(a: tf.Tensor, t: tf.Tensor|null, withGram: boolean) {
     this.ensureShift(a);
-    const [c, s, ss] = tf.tidy(() => {
+    const sums = tf.tidy(() => {
       const as = tf.sub(a, this.shift!) as tf.Tensor2D;
-      const batchCross = tf.matMul(tf.transpose(as), t as tf.Tensor2D);
-      const colSum = tf.sum(t, 0) as tf.Tensor1D;
-      const sqSum = tf.sum(tf.square(t), 0) as tf.Tensor1D;
-      return [this.cross ? tf.add(this.cross, batchCross) : batchCross,
-              this.sumT ? tf.add(this.sumT, colSum) : colSum,
-              this.sumSqT ? tf.add(this.sumSqT, sqSum) : sqSum] as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+      const ast = tf.transpose(as) as tf.Tensor2D;
+      const next: Partial<Record<'gram'|'sumA'|'cross'|'sumT'|'sumSqT', tf.Tensor|tf.Tensor[]>> = {};
+      if (withGram) {
+        const batch = this.gramPanels(as, ast);
+        next.gram = this.gram ? batch.map((g, i) => tf.add(this.gram![i], g)) : batch;
+        next.sumA = plus(this.sumA, tf.sum(ast, 1));
+      }
+      if (t != null) {
+        next.cross = plus(this.cross, tf.matMul(ast, t as tf.Tensor2D));
+        next.sumT = plus(this.sumT, columnSums(t));
+        next.sumSqT = plus(this.sumSqT, columnSums(tf.square(t)));
+      }
+      return next;
     });
-    tf.dispose([this.cross, this.sumT, this.sumSqT].filter(x => x != null) as tf.Tensor[]);
-    this.cross = tf.keep(c);
-    this.sumT = tf.keep(s);
-    this.sumSqT = tf.keep(ss);
-    this.crossCount += a.shape[0];
+    if (sums.gram != null) {
+      tf.dispose([...(this.gram ?? []), this.sumA].filter(x => x != null) as tf.Tensor[]);
+      this.gram = (sums.gram as tf.Tensor2D[]).map(g => tf.keep(g));
+      this.sumA = tf.keep(sums.sumA as tf.Tensor1D);
+      this.gramCount += a.shape[0];
+      this.invalidate();
+    }
+    if (t != null) {
+      tf.dispose([this.cross, this.sumT, this.sumSqT].filter(x => x != null) as tf.Tensor[]);
+      this.cross = tf.keep(sums.cross as tf.Tensor2D);
+      this.sumT = tf.keep(sums.sumT as tf.Tensor1D);
+      this.sumSqT = tf.keep(sums.sumSqT as tf.Tensor1D);
+      this.crossCount += a.shape[0];
+    }
+  }
+
+  /** The lower-triangle column panels of `asᵀ·as`, given `as` and `ast = asᵀ` (call inside tidy). */
+  private gramPanels(as: tf.Tensor2D, ast: tf.Tensor2D): tf.Tensor2D[] {
+    const b = this.bounds, k = b.length - 1, n = as.shape[0], d = this.inDim;
+    if (k === 1) return [tf.matMul(ast, as)];
+    // Rows [i0, i1) of aᵀ. The wasm backend's slice copies its whole source
+    // to JS each time (2k − 1 copies of the batch per call); there one
+    // read-back serves every panel (see WHOLE_COPY_SLICE).
+    const host = WHOLE_COPY_SLICE.has(tf.getBackend()) ? ast.dataSync() as Float32Array : null;
+    const rowsOf = (i0: number, i1: number): tf.Tensor2D => host != null ?
+        tf.tensor2d(host.subarray(i0 * n, i1 * n), [i1 - i0, n]) : tf.slice(ast, [i0, 0], [i1 - i0, n]);
+    const out: tf.Tensor2D[] = [];
+    for (let p = 0; p < k; p++) {
+      const rows = p === 0 ? ast : rowsOf(b[p], d);
+      const cols = host != null ? tf.transpose(rowsOf(b[p], b[p + 1])) :
+                                  tf.slice(as, [0, b[p]], [n, b[p + 1] - b[p]]);
+      out.push(tf.matMul(rows, cols));
+    }
+    return out;
   }
 
   /**
@@ -586,6 +626,11 @@ function inverseTrace(L: Float64Array, n: number): number {
     }
   }
   return total;
+}
+
+/** `sum + batch`, or `batch` for the first batch (call inside tidy). */
+function plus(sum: tf.Tensor|null, batch: tf.Tensor): tf.Tensor {
+  return sum != null ? tf.add(sum, batch) : batch;
 }
 
 function allFinite(x: ArrayLike<number>): boolean {

@@ -29,6 +29,7 @@ import {activate} from './activations';
 import {checkOption, foldKept, now, ObservedData} from './observed';
 import {DenseState, DenseWeights, field, forwardChain, tidyWeights, validateChain} from './network';
 import {preimage, preimageOperator} from './preimage';
+import {columnSums} from './reduce';
 import {reflectHidden, reflectOutput} from './reflect';
 import {RidgeAccumulator, RidgeSolution} from './ridge';
 
@@ -244,7 +245,7 @@ export class ERSweep {
         else this.outAcc.add(a, t);
       }
       if (this.trackInput) {
-        this.colSum = foldKept(this.colSum, tf.sum(x, 0), tf.add);
+        this.colSum = foldKept(this.colSum, columnSums(x), tf.add);
         this.sumSq = foldKept(this.sumSq, tf.sum(tf.square(x)), tf.add);
       }
     });
