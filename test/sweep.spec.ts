@@ -147,6 +147,31 @@ describeBackends('ER sweep', () => {
     expect(erls.e).toBeLessThanOrEqual(er.e + 0.01);
   });
 
+  it('erls: the step does not depend on how the search sample is cut into batches', () => {
+    // The search walks the kept sample batch by batch; its misfit is the mean
+    // over all sample rows, so one 600-row batch and twelve 50-row ones agree.
+    // Rows sorted by class: no single batch looks like the whole sample.
+    const order = ringY.map((c, i) => [c, i]).sort((p, q) => p[0] - q[0] || p[1] - q[1]).map(p => p[1]);
+    const x = tf.tensor2d(order.map(i => ringX[i]));
+    const y = tf.oneHot(tf.tensor1d(order.map(i => ringY[i]), 'int32'), 2).toFloat() as tf.Tensor2D;
+    const gammas = (batch: number) => {
+      const layers = mlp([2, 16, 16, 2], 'relu', 'softmax');
+      initialise(layers, x, 9);
+      const seen: number[] = [];
+      for (let k = 0; k < 4; k++) {
+        const r = erSweep(layers, tensorBatches(x, y, batch), {mode: 'erls', searchRows: 600});
+        assign(layers, r.weights);
+        seen.push(r.report.gamma);
+      }
+      disposeLayers(layers);
+      return seen;
+    };
+    const whole = gammas(600), pieces = gammas(50);
+    expect(pieces).toEqual(whole);
+    whole.forEach(g => expect([0, 1, 2, 4, 8, 16, 32, 64, 128, 256]).toContain(g));
+    tf.dispose([x, y]);
+  });
+
   it('deep nets: a 2-32-32-2 tanh net trains in one sweep with 4 passes', () => {
     const x = tf.tensor2d(ringX);
     const y = tf.oneHot(tf.tensor1d(ringY, 'int32'), 2).toFloat() as tf.Tensor2D;

@@ -370,13 +370,7 @@ export class ERSweep {
       const hidden = refits.map((r, i) => r != null ? i : -1).filter(i => i >= 0);
       if (mode === 'erls' && hidden.length > 0 && this.sample.length > 0) {
         const ts = now();
-        const sx = tf.concat(this.sample.map(p => p[0])) as tf.Tensor2D;
-        const sy = tf.concat(this.sample.map(p => p[1])) as tf.Tensor2D;
-        try {
-          gamma = searchStep(layers, newWeights, refits, hidden, sx, sy);
-        } finally {
-          tf.dispose([sx, sy]);
-        }
+        gamma = searchStep(layers, newWeights, refits, hidden, this.sample);
         for (const i of hidden) {
           const w = tidyWeights(() => blend(refits[i]!, newWeights[i]!, gamma, layers[i]));
           disposeWeights(newWeights[i]);
@@ -553,41 +547,62 @@ function blend(refit: {W: Float64Array, b: Float64Array}, er: DenseWeights, gamm
 /**
  * Picks γ minimising the mean squared misfit of the output field on the sample.
  * The lowest blended layer's field is linear in γ — `h(γ) = h⁰ + γ(h^ER − h⁰)` —
- * so it is computed twice, not once per γ; only the layers above are re-run.
+ * so it is computed twice per piece, not once per γ; only the layers above are
+ * re-run. The sample is walked piece by piece (the batches it was kept in), so
+ * the working memory is that of one batch, not of all sample rows at once.
  */
 function searchStep(layers: DenseState[], er: Array<DenseWeights|null>,
                     refits: Array<{W: Float64Array, b: Float64Array}|null>, hidden: number[],
-                    x: tf.Tensor2D, y: tf.Tensor2D): number {
+                    sample: Array<[tf.Tensor2D, tf.Tensor2D]>): number {
   const out = layers.length - 1;
   const outAct = layers[out].activation;
   const low = Math.min(...hidden);
+  // W⁰ and W^ER − W⁰ of each blended layer, once.
+  const w0s = layers.map((l, i) => !hidden.includes(i) ? null :
+      tidyWeights(() => blend(refits[i]!, er[i]!, 0, l)));
+  const deltas = layers.map((_, i) => w0s[i] == null ? null : tidyWeights(() => ({
+    kernel: tf.sub(er[i]!.kernel, w0s[i]!.kernel) as tf.Tensor2D,
+    bias: er[i]!.bias != null ? tf.sub(er[i]!.bias!, w0s[i]!.bias!) as tf.Tensor1D : null,
+  })));
+  const misfit = new Float64Array(GAMMAS.length);
+  let count = 0;
+  try {
+    for (const [x, y] of sample) {
+      const sums = tf.tidy(() => {
+        const {inputs, fields} = forwardChain(layers, x);
+        const target = reflectOutput(outAct, fields[out], y);
+        const base = field(inputs[low], w0s[low]!.kernel, w0s[low]!.bias);
+        const dh = tf.sub(field(inputs[low], er[low]!.kernel, er[low]!.bias), base);
+        return tf.stack(GAMMAS.map(g => tf.tidy(() => {
+          let a = activate(layers[low].activation, tf.add(base, tf.mul(dh, g))) as tf.Tensor2D;
+          let h = a;
+          for (let i = low + 1; i <= out; i++) {
+            const w = w0s[i] != null ? {
+              kernel: tf.add(w0s[i]!.kernel, tf.mul(deltas[i]!.kernel, g)) as tf.Tensor2D,
+              bias: w0s[i]!.bias != null ? tf.add(w0s[i]!.bias!, tf.mul(deltas[i]!.bias!, g)) as tf.Tensor1D : null,
+            } : er[i] ?? layers[i];
+            h = field(a, w.kernel, w.bias);
+            if (i < out) a = activate(layers[i].activation, h) as tf.Tensor2D;
+          }
+          return tf.sum(tf.square(tf.sub(h, target)));
+        })));
+      });
+      const v = sums.dataSync();
+      sums.dispose();
+      v.forEach((s, j) => { misfit[j] += s; });
+      count += y.size;
+    }
+  } finally {
+    [...w0s, ...deltas].forEach(disposeWeights);
+  }
   let best = Infinity, bestGamma = 1;
-  const [target, h0, dh] = tf.tidy(() => {
-    const {inputs, fields} = forwardChain(layers, x);
-    const w0 = blend(refits[low]!, er[low]!, 0, layers[low]);
-    const base = field(inputs[low], w0.kernel, w0.bias);
-    const full = field(inputs[low], er[low]!.kernel, er[low]!.bias);
-    return [reflectOutput(outAct, fields[out], y), base, tf.sub(full, base)];
-  });
-  for (const g of GAMMAS) {
-    const J = tf.tidy(() => {
-      let a = activate(layers[low].activation, tf.add(h0, tf.mul(dh, g))) as tf.Tensor2D;
-      let h = a;
-      for (let i = low + 1; i <= out; i++) {
-        const w = hidden.includes(i) ? blend(refits[i]!, er[i]!, g, layers[i]) : er[i] ?? layers[i];
-        h = field(a, w.kernel, w.bias);
-        if (i < out) a = activate(layers[i].activation, h) as tf.Tensor2D;
-      }
-      return tf.mean(tf.square(tf.sub(h, target)));
-    });
-    const v = J.dataSync()[0];
-    J.dispose();
+  GAMMAS.forEach((g, j) => {
+    const v = misfit[j] / count;
     if (v < best) {
       best = v;
       bestGamma = g;
     }
-  }
-  tf.dispose([target, h0, dh]);
+  });
   return bestGamma;
 }
 
