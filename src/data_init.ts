@@ -13,7 +13,9 @@ import {chainStates, extractChain} from './training/chain';
 
 /**
  * Re-initialises the trained dense layers of `model` from sample inputs `x`
- * (e.g. 10,000 training rows), in place.
+ * (e.g. 10,000 training rows), in place. `options.seed` (a non-negative
+ * integer, default 0) makes it reproducible: the same seed and rows give the
+ * same weights.
  *
  * ```ts
  * initializeFromData(model, tf.slice(xs, [0, 0], [10000, -1]), {seed: 0});
@@ -36,8 +38,12 @@ export function initializeFromData(model: tfl.LayersModel, x: tf.Tensor,
     const prefix = tfl.model({inputs: model.inputs, outputs: chain.start.input as tfl.SymbolicTensor});
     return prefix.predict(x) as tf.Tensor;
   }) as tf.Tensor2D;
-  const weights = dataScaledInit(states, features, options.seed ?? 0);
-  features.dispose();
+  let weights: ReturnType<typeof dataScaledInit>;
+  try {
+    weights = dataScaledInit(states, features, options.seed ?? 0);
+  } finally {
+    features.dispose();
+  }
   weights.forEach((w, i) => {
     const d = chain.solved[i];
     if (d.layer.trainable) {

@@ -12,3 +12,5 @@ import '../head.spec';
 import '../conv.spec';
 import '../er_conv2d.spec';
 import '../parity.spec';
+import '../reduce.spec';
+import '../data_init.spec';
