@@ -11,10 +11,15 @@ function mlp(): tf.Sequential {
   ]});
 }
 
+/** The values of every weight of `model`, in layer order. */
+function weightValues(model: tf.LayersModel): Promise<number[][]> {
+  return Promise.all(model.getWeights().map(t => t.data().then(d => Array.from(d))));
+}
+
 async function weightsAfterInit(x: tf.Tensor2D, seed: number): Promise<number[][]> {
   const model = mlp();
   await expectNoLeak(() => initializeFromData(model, x, {seed}));
-  const w = await Promise.all(model.getWeights().map(t => t.data().then(d => Array.from(d))));
+  const w = await weightValues(model);
   model.dispose();
   return w;
 }
@@ -47,12 +52,12 @@ describeBackends('initializeFromData (the ER reference initialisation)', () => {
 
   it('rejects a seed that is not a non-negative integer, leaving the weights alone', async () => {
     const model = mlp();
-    const before = await Promise.all(model.getWeights().map(t => t.data().then(d => Array.from(d))));
+    const before = await weightValues(model);
     for (const seed of [-1, 1.5, NaN]) {
       await expectNoLeak(() => expect(() => initializeFromData(model, x, {seed}))
           .toThrowError(new RegExp(`seed must be a non-negative integer, got ${seed}`)));
     }
-    const after = await Promise.all(model.getWeights().map(t => t.data().then(d => Array.from(d))));
+    const after = await weightValues(model);
     expect(after).toEqual(before);
     model.dispose();
   });
