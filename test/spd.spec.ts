@@ -28,7 +28,8 @@ function residual(A: Float64Array, n: number, X: Float64Array, B: Float64Array, 
 }
 
 describe('SPD solve (float64 Cholesky)', () => {
-  for (const n of [1, 2, 47, 48, 49, 130]) {
+  // block edges (48) and every remainder of the 4-row tiles
+  for (const n of [1, 2, 3, 5, 47, 48, 49, 97, 98, 99, 130, 150]) {
     it(`solves a random ${n}×${n} system to 1e-10 (block edges included)`, () => {
       const A = randomSPD(n, n);
       const r = lcg(7);
