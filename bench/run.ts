@@ -12,7 +12,7 @@
  *   heads         erHead vs an Adam-trained head on frozen features, 1–100 examples of new classes
  *   cifar10-conv  a small convnet on CIFAR-10: ER (conv layer solved on patches) vs Adam
  * Writes bench/results/<suite>.json and .md; `npm run bench:readme` puts the
- * tables into README.md. Full run: about three and a half hours on the 2-core machine.
+ * tables into README.md. Full run: about four and a half hours on the 2-core machine.
  */
 import {execFileSync} from 'child_process';
 import * as path from 'path';
