@@ -120,33 +120,52 @@ async function timeToAccuracy() {
                 'explicitly). Nothing else ran on the machine during this suite apart from a few short unit-test runs.']);
 }
 
+/** A configuration run once per seed (every run in its own process, stopping at the target). */
+interface SeededConfig {label: string, args: string[], seeds: number[]}
+interface SeededRun {label: string, seed: number, result: RunResult}
+
+/** Seed by seed, the configurations in turn (alternating optimizers). */
+async function runSeeded(arch: string, configs: SeededConfig[]): Promise<SeededRun[]> {
+  const seeds = [...new Set(configs.flatMap(c => c.seeds))].sort((a, b) => a - b);
+  const results: SeededRun[] = [];
+  for (const seed of seeds) {
+    for (const c of configs.filter(c => c.seeds.includes(seed))) {
+      results.push({label: c.label, seed, result: await runToTarget(arch, [...c.args, '--seed', String(seed)],
+                                                                    `${c.label} ${arch} (seed ${seed})`)});
+    }
+  }
+  return results;
+}
+
+/**
+ * One configuration's runs: seconds to the target per seed (shown, "not reached"
+ * counting as infinitely slow in the median), the median, epochs per run, and the
+ * speed against a reference median (stock Adam's).
+ */
+function seededSummary(results: SeededRun[], label: string, referenceMedian: number) {
+  const runs = results.filter(x => x.label === label);
+  const seconds = runs.map(x => x.result.seconds_to_target ?? Infinity);
+  const shown = (v: number) => Number.isFinite(v) ? v.toFixed(1) : 'not reached';
+  const m = median(seconds);
+  return {runs, median: m, seconds: seconds.map(shown).join(' / '), medianShown: shown(m),
+          epochs: runs.map(x => x.result.epochs).join(' / '),
+          speed: Number.isFinite(referenceMedian) && Number.isFinite(m) ? (referenceMedian / m).toFixed(2) + '×' : '–'};
+}
+
 async function timeToAccuracyRepeats() {
   // The closest pair of time-to-acc, repeated over seeds 0, 1, 2 (the initialisation;
   // a run with a given seed is reproducible up to fit's unseeded shuffle): ER erls vs
   // stock Adam on 784-1000-1000-10, alternating; medians and their ratio.
   const arch = '784-1000-1000-10', seeds = [0, 1, 2];
-  const configs: Array<{label: string, args: string[]}> = [
-    {label: 'Adam (stock tfjs)', args: TTA_ARGS.adam},
-    {label: 'ER erls (data init)', args: TTA_ARGS.er('erls')},
+  const configs: SeededConfig[] = [
+    {label: 'Adam (stock tfjs)', args: TTA_ARGS.adam, seeds},
+    {label: 'ER erls (data init)', args: TTA_ARGS.er('erls'), seeds},
   ];
-  const results: Array<{label: string, seed: number, result: RunResult}> = [];
-  for (const seed of seeds) {
-    for (const c of configs) {
-      results.push({label: c.label, seed, result: await runToTarget(arch, [...c.args, '--seed', String(seed)],
-                                                                    `${c.label} ${arch} (seed ${seed})`)});
-    }
-  }
-  // a run that never reached the target counts as infinitely slow in the median
-  const seconds = (label: string) =>
-      results.filter(x => x.label === label).map(x => x.result.seconds_to_target ?? Infinity);
-  const shown = (v: number) => Number.isFinite(v) ? v.toFixed(1) : 'not reached';
-  const adam = median(seconds(configs[0].label));
+  const results = await runSeeded(arch, configs);
+  const adam = seededSummary(results, configs[0].label, Infinity).median;
   const rows = configs.map(c => {
-    const s = seconds(c.label);
-    const m = median(s);
-    return [arch, c.label, s.map(shown).join(' / '), shown(m),
-            results.filter(x => x.label === c.label).map(x => x.result.epochs).join(' / '),
-            Number.isFinite(adam) && Number.isFinite(m) ? (adam / m).toFixed(2) + '×' : '–'];
+    const r = seededSummary(results, c.label, adam);
+    return [arch, c.label, r.seconds, r.medianShown, r.epochs, r.speed];
   });
   writeResults('time-to-acc-repeats', 'npm run bench -- --suite time-to-acc-repeats', results,
                table(['network', 'run (wasm backend)', 'seconds to 97.12 % (seeds 0 / 1 / 2)', 'median s', 'epochs / updates used',
@@ -163,28 +182,16 @@ async function wideOneUpdate() {
   // ER vs stock Adam on the same network, seeds 0/1/2, alternating; the strong baseline
   // (Adam with the wasm matMul fix) once, seed 0. Every run stops at the target.
   const arch = '784-8000-10', seeds = [0, 1, 2];
-  const configs: Array<{label: string, args: string[], seeds: number[]}> = [
+  const configs: SeededConfig[] = [
     {label: 'Adam (stock tfjs)', args: ['--optimizer', 'adam', '--epochs', '3'], seeds},
     {label: 'ER plain (data init)', args: ['--optimizer', 'er', '--mode', 'er', '--init', 'data', '--epochs', '2'], seeds},
     {label: 'Adam (wasm matMul fix)', args: ['--optimizer', 'adam', '--epochs', '3', '--wasm-transpose-fix'], seeds: [0]},
   ];
-  const results: Array<{label: string, seed: number, result: RunResult}> = [];
-  const order = seeds.flatMap(seed => configs.filter(c => c.seeds.includes(seed)).map(c => ({c, seed})));
-  for (const {c, seed} of order) {
-    results.push({label: c.label, seed, result: await runToTarget(arch, [...c.args, '--seed', String(seed)],
-                                                                  `${c.label} ${arch} (seed ${seed})`)});
-  }
-  const seconds = (label: string) =>
-      results.filter(x => x.label === label).map(x => x.result.seconds_to_target ?? Infinity);
-  const shown = (v: number) => Number.isFinite(v) ? v.toFixed(1) : 'not reached';
-  const adam = median(seconds(configs[0].label));
+  const results = await runSeeded(arch, configs);
+  const adam = seededSummary(results, configs[0].label, Infinity).median;
   const rows = configs.map(c => {
-    const runs = results.filter(x => x.label === c.label);
-    const m = median(seconds(c.label));
-    return [c.label, runs.map(x => shown(x.result.seconds_to_target ?? Infinity)).join(' / '), shown(m),
-            runs.map(x => x.result.epochs).join(' / '),
-            runs.map(x => errAfter(x.result, 1)).join(' / '),
-            Number.isFinite(adam) && Number.isFinite(m) ? (adam / m).toFixed(2) + '×' : '–'];
+    const r = seededSummary(results, c.label, adam);
+    return [c.label, r.seconds, r.medianShown, r.epochs, r.runs.map(x => errAfter(x.result, 1)).join(' / '), r.speed];
   });
   writeResults('wide-one-update', 'npm run bench -- --suite wide-one-update', results,
                table([`${arch}, wasm backend`, 'seconds to 97.12 % (seeds 0 / 1 / 2)', 'median s',
