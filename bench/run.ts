@@ -138,18 +138,23 @@ async function runSeeded(arch: string, configs: SeededConfig[]): Promise<SeededR
 }
 
 /**
- * One configuration's runs: seconds to the target per seed (shown, "not reached"
- * counting as infinitely slow in the median), the median, epochs per run, and the
- * speed against a reference median (stock Adam's).
+ * Each configuration's runs: seconds to the target per seed (shown; "not reached"
+ * counts as infinitely slow in the median), the median, epochs per run, and the
+ * speed against the first configuration's median (stock Adam's).
  */
-function seededSummary(results: SeededRun[], label: string, referenceMedian: number) {
-  const runs = results.filter(x => x.label === label);
-  const seconds = runs.map(x => x.result.seconds_to_target ?? Infinity);
+function seededSummaries(results: SeededRun[], configs: SeededConfig[]) {
   const shown = (v: number) => Number.isFinite(v) ? v.toFixed(1) : 'not reached';
-  const m = median(seconds);
-  return {runs, median: m, seconds: seconds.map(shown).join(' / '), medianShown: shown(m),
-          epochs: runs.map(x => x.result.epochs).join(' / '),
-          speed: Number.isFinite(referenceMedian) && Number.isFinite(m) ? (referenceMedian / m).toFixed(2) + '×' : '–'};
+  const summaries = configs.map(c => {
+    const runs = results.filter(x => x.label === c.label);
+    const seconds = runs.map(x => x.result.seconds_to_target ?? Infinity);
+    return {label: c.label, runs, seconds, median: median(seconds)};
+  });
+  const reference = summaries[0].median;
+  return summaries.map(({label, runs, seconds, median: m}) => ({
+    label, runs, seconds: seconds.map(shown).join(' / '), median: shown(m),
+    epochs: runs.map(x => x.result.epochs).join(' / '),
+    speed: Number.isFinite(reference) && Number.isFinite(m) ? (reference / m).toFixed(2) + '×' : '–',
+  }));
 }
 
 async function timeToAccuracyRepeats() {
@@ -162,11 +167,7 @@ async function timeToAccuracyRepeats() {
     {label: 'ER erls (data init)', args: TTA_ARGS.er('erls'), seeds},
   ];
   const results = await runSeeded(arch, configs);
-  const adam = seededSummary(results, configs[0].label, Infinity).median;
-  const rows = configs.map(c => {
-    const r = seededSummary(results, c.label, adam);
-    return [arch, c.label, r.seconds, r.medianShown, r.epochs, r.speed];
-  });
+  const rows = seededSummaries(results, configs).map(r => [arch, r.label, r.seconds, r.median, r.epochs, r.speed]);
   writeResults('time-to-acc-repeats', 'npm run bench -- --suite time-to-acc-repeats', results,
                table(['network', 'run (wasm backend)', 'seconds to 97.12 % (seeds 0 / 1 / 2)', 'median s', 'epochs / updates used',
                       'speed vs stock Adam (medians)'], rows),
@@ -188,11 +189,8 @@ async function wideOneUpdate() {
     {label: 'Adam (wasm matMul fix)', args: ['--optimizer', 'adam', '--epochs', '3', '--wasm-transpose-fix'], seeds: [0]},
   ];
   const results = await runSeeded(arch, configs);
-  const adam = seededSummary(results, configs[0].label, Infinity).median;
-  const rows = configs.map(c => {
-    const r = seededSummary(results, c.label, adam);
-    return [c.label, r.seconds, r.medianShown, r.epochs, r.runs.map(x => errAfter(x.result, 1)).join(' / '), r.speed];
-  });
+  const rows = seededSummaries(results, configs)
+      .map(r => [r.label, r.seconds, r.median, r.epochs, r.runs.map(x => errAfter(x.result, 1)).join(' / '), r.speed]);
   writeResults('wide-one-update', 'npm run bench -- --suite wide-one-update', results,
                table([`${arch}, wasm backend`, 'seconds to 97.12 % (seeds 0 / 1 / 2)', 'median s',
                       'epochs / updates used', 'test error % after the first update / epoch (NumPy ER: 2.48)',
