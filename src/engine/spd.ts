@@ -5,8 +5,7 @@
  * solved here, on the CPU, in double precision. The factorisation is a
  * left-looking blocked Cholesky whose bulk (the update of each block column by
  * the columns already factored) runs as 4×2-register-tiled dot products of
- * contiguous rows; see `bench/solve.ts` for the measurement against ml-matrix
- * and an unblocked loop.
+ * contiguous rows; see `bench/solve.ts` for the measurement against ml-matrix.
  */
 
 const BLOCK = 48;
