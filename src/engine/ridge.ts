@@ -21,7 +21,11 @@
  * 2 panels 17.1 vs 30.4 (56 %; the full product 49 %). Panels are used from
  * three panels' width (d ≥ 1500) up: at d = 1000 two panels made the Gram
  * 17 % faster but raised the peak resident memory of a 784-1000-10 ER fit on
- * 60k MNIST rows by ~35 MB (their extra temporaries in the wasm heap).
+ * 60k MNIST rows by ~35 MB (their extra temporaries in the wasm heap). Tried
+ * later at d = 1000: eight 125-wide panels from 36 row-block products
+ * (P_q·P_pᵀ, q ≥ p, blocks copied heap to heap) reached 69 % (the products
+ * alone run at full matMul speed; shift, transpose and copies are the rest),
+ * the fit 14 % faster, but its peak up ~25 MB again: not adopted.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError, ERNumericalError} from './errors';
