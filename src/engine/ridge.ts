@@ -25,7 +25,7 @@
  * later at d = 1000: eight 125-wide panels from 36 row-block products
  * (P_q·P_pᵀ, q ≥ p, blocks copied heap to heap) reached 69 % (the products
  * alone run at full matMul speed; shift, transpose and copies are the rest),
- * the fit's time −9 to −14 %, but its measured peak up 25–40 MB again (same
+ * the fit's time −9 to −16 %, but its measured peak up 25–40 MB again (same
  * wasm heap size; a garbage collection landing differently): not adopted.
  */
 import * as tf from '@tensorflow/tfjs-core';
