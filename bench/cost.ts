@@ -31,6 +31,40 @@ function matmulRate(m: number, k: number, n: number): number {
   return 2 * m * k * n * reps / s / 1e9;
 }
 
+/** Median of `reps` timed runs of `f` (each ends with a read-back), in seconds. */
+function medianSeconds(f: () => tf.Tensor, reps = 7): number {
+  f().dispose();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const [r, s] = timed(() => { const r = f(); r.dataSync(); return r; });
+    r.dispose();
+    times.push(s);
+  }
+  times.sort((x, y) => x - y);
+  return times[reps >> 1];
+}
+
+/**
+ * What any Gram built from tfjs ops pays per batch besides its products:
+ * the shift by the column means, the transpose (`aᵀa` without the slow
+ * `transposeA` flag needs both layouts), and, for a panelled (symmetric)
+ * Gram, one strided copy that makes column blocks of `a` contiguous (a
+ * reshape to [n, k, d/k] and a transpose to [k, n, d/k]; on wasm that is the
+ * cheapest such copy with public ops — `slice`/`split` read the whole source
+ * back to JS each time). Medians in seconds.
+ */
+function gramOverheads(n: number, d: number, blocks: number): {shift: number, transpose: number, blockedCopy: number} {
+  const a = tf.tidy(() => tf.relu(tf.randomNormal([n, d], 0, 1, 'float32', 1))) as tf.Tensor2D;
+  const mean = tf.tidy(() => tf.mean(a, 0));
+  const out = {
+    shift: medianSeconds(() => tf.sub(a, mean)),
+    transpose: medianSeconds(() => tf.transpose(a)),
+    blockedCopy: medianSeconds(() => tf.tidy(() => tf.transpose(tf.reshape(a, [n, blocks, d / blocks]), [1, 0, 2]))),
+  };
+  tf.dispose([a, mean]);
+  return out;
+}
+
 export async function costSuite(): Promise<void> {
   await tf.setBackend('wasm');
   const {train} = loadMnist();
@@ -86,6 +120,13 @@ export async function costSuite(): Promise<void> {
     tf.dispose([W, b]);
     // a whole update, as the library runs it
     const [r, tUpdate] = timed(() => erSweep(layers, batches));
+    // The best any panelled Gram could do on this backend: its products doing
+    // exactly the must-do flops at the plain square matMul rate (infinitely many
+    // perfectly efficient panels), plus the per-batch shift, transpose and one
+    // blocked copy; as a share of that plain rate.
+    const over = gramOverheads(B, H, 8);
+    const mustBatch = B * H * (H + 1) / 1e9 / peakSquare;
+    const ceiling = mustBatch / (mustBatch + over.shift + over.transpose + over.blockedCopy);
     r.weights.forEach(w => tf.dispose([w!.kernel, w!.bias!]));
     const gramMust = N * H * (H + 1) / 1e9, gramFull = 2 * N * H * H / 1e9;
     const fwdFlops = 2 * N * (784 * H + H * K) / 1e9;
@@ -93,6 +134,8 @@ export async function costSuite(): Promise<void> {
     const entry = {H, N, plain_matmul_gflops: {forward_shape: peak, square_shape: peakSquare},
                    seconds: {forward: tForward, gram: tGram, cross_output: tCross, solve_output: tSolveOut,
                              solve_hidden: tSolveIn, preimage_pass: tPre, full_update: tUpdate},
+                   gram_batch_overheads_seconds: {batch: B, ...over, must_do_products_at_plain_rate: mustBatch},
+                   gram_one_thread_ceiling: ceiling,
                    update_report: r.report};
     data.push(entry);
     const solveShare = (tSolveOut + tSolveIn) / tUpdate;
@@ -100,6 +143,8 @@ export async function costSuite(): Promise<void> {
                `${tForward.toFixed(1)} s (${(fwdFlops / tForward).toFixed(1)})`,
                `${tGram.toFixed(1)} s (${(gramMust / tGram).toFixed(1)} must-do; ${(gramFull / tGram).toFixed(1)} full-eq.)`,
                `${(100 * gramMust / tGram / peakSquare).toFixed(0)} %`,
+               `${(100 * ceiling).toFixed(0)} % (${(1e3 * mustBatch).toFixed(0)} + ${(1e3 * over.shift).toFixed(1)} + ` +
+                   `${(1e3 * over.transpose).toFixed(1)} + ${(1e3 * over.blockedCopy).toFixed(1)} ms)`,
                `${(tSolveOut + tSolveIn).toFixed(1)} s (${(solveFlops / (tSolveOut + tSolveIn)).toFixed(2)})`,
                `${tPre.toFixed(1)} s`, `${tUpdate.toFixed(1)} s`, `${(100 * solveShare).toFixed(0)} %`]);
     layers.forEach(l => tf.dispose([l.kernel, l.bias!]));
@@ -107,12 +152,19 @@ export async function costSuite(): Promise<void> {
   tf.dispose([x, y]);
   writeResults('cost', 'npm run bench -- --suite cost', data,
                table(['network', 'plain matMul GFLOP/s (2000×784·784×H / 2000×H·H×1000)', 'forward over N (GFLOP/s)',
-                      'hidden Gram over N (GFLOP/s)', 'Gram vs plain matMul', 'solves (GFLOP/s, float64)',
+                      'hidden Gram over N (GFLOP/s)', 'Gram vs plain matMul',
+                      'ceiling of any panelled Gram (products + shift + transpose + blocked copy, per batch)', 'solves (GFLOP/s, float64)',
                       'pre-image pass', 'one full update', 'solve share of update'], rows),
                ['Phases timed separately on 60k MNIST rows, batch 2000 (each ends with a read-back). "must-do" ' +
                 'counts N·d(d+1) flops for the symmetric Gram (its upper triangle); "full-eq." counts 2·N·d². The ' +
                 'full update is erSweep (3 passes: output statistics, hidden targets, output refresh) and ' +
-                'includes forward passes and the elementwise work.']);
+                'includes forward passes and the elementwise work. The ceiling bounds any Gram built from tfjs ops that ' +
+                'shifts and transposes each batch (both layouts are needed without the slow transposeA flag): its ' +
+                'products do only the must-do flops at the plain square matMul rate (a perfectly efficient symmetric ' +
+                'product, which k panels approach as (k+1)/2k of the full one), plus the measured per-batch shift, ' +
+                'transpose and one strided copy making column blocks contiguous (reshape + 3-D transpose, 8 blocks; ' +
+                'medians of 7, batch 2000, relu of random normals); it ignores per-op dispatch and block slicing, so ' +
+                'real panels land below it.']);
 }
 
 if (require.main === module) costSuite().catch(e => { console.error(e); process.exit(1); });

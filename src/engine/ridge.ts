@@ -27,6 +27,11 @@
  * alone run at full matMul speed; shift, transpose and copies are the rest),
  * the fit's time −9 to −16 %, but its measured peak up 25–40 MB again (same
  * wasm heap size; a garbage collection landing differently): not adopted.
+ * The `cost` bench bounds any such scheme: the must-do products at the plain
+ * rate plus the shift, transpose and one strided block copy every batch pays
+ * give 87 % at d = 1000; k panels do (k+1)/2k of the full product, 1/k more
+ * than the must-do flops (8 panels: ≤ 79 % before any slicing), so 80 % would
+ * need ~16 panels running at the plain rate with almost free slicing.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError, ERNumericalError} from './errors';
