@@ -49,8 +49,8 @@ function medianSeconds(f: () => tf.Tensor, reps = 7): number {
  * the shift by the column means, the transpose (`aᵀa` without the slow
  * `transposeA` flag needs both layouts), and, for a panelled (symmetric)
  * Gram, one strided copy that makes column blocks of `a` contiguous (a
- * reshape to [n, k, d/k] and a transpose to [k, n, d/k]; on wasm that is the
- * cheapest such copy with public ops — `slice`/`split` read the whole source
+ * reshape to [n, k, d/k] and a transpose to [k, n, d/k]; on wasm the cheapest
+ * such copy with public ops we found — `slice`/`split` read the whole source
  * back to JS each time). Medians in seconds.
  */
 function gramOverheads(n: number, d: number, blocks: number): {shift: number, transpose: number, blockedCopy: number} {
