@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import {dataScaledInit, DenseState, erSweep, preimage, preimageOperator, reflectOutput, RidgeAccumulator, tensorBatches} from '../src/index';
 import {loadMnist} from '../src/node/datasets';
-import {table, writeResults} from './lib';
+import {median, table, writeResults} from './lib';
 
 function timed<T>(f: () => T): [T, number] {
   const t = performance.now();
@@ -31,17 +31,16 @@ function matmulRate(m: number, k: number, n: number): number {
   return 2 * m * k * n * reps / s / 1e9;
 }
 
-/** Median of `reps` timed runs of `f` (each ends with a read-back), in seconds. */
-function medianSeconds(f: () => tf.Tensor, reps = 7): number {
-  f().dispose();
+/** Median of `reps` timed runs of `f` after a warm-up (each ends with a read-back), in seconds. */
+export function medianSeconds(f: () => tf.Tensor|tf.Tensor[], reps = 7): number {
+  tf.dispose(f());
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {
-    const [r, s] = timed(() => { const r = f(); r.dataSync(); return r; });
-    r.dispose();
+    const [r, s] = timed(() => { const r = f(); (Array.isArray(r) ? r : [r]).forEach(t => t.dataSync()); return r; });
+    tf.dispose(r);
     times.push(s);
   }
-  times.sort((x, y) => x - y);
-  return times[reps >> 1];
+  return median(times);
 }
 
 /**
