@@ -32,9 +32,9 @@
  * give 87 % at d = 1000; k panels do (k+1)/2k of the full product, 1/k more
  * than the must-do flops (8 panels: ≤ 79 % before any slicing), so 80 % would
  * need ~16 panels running at the plain rate with almost free slicing.
- * Measured with public ops (one read-back, row blocks from its subarrays,
- * per-block transposes, a concat per panel): 8 / 12 / 16 / 20 panels 64 /
- * 68 / 66 / 69 %, the full product 47 %.
+ * Measured with public ops (`bench/gram_panels.ts`: one read-back, row
+ * blocks from its subarrays, per-block transposes, a concat per panel):
+ * 8 / 12 / 16 / 20 panels 68 / 69 / 71 / 69 %, the full product 47 %.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError, ERNumericalError} from './errors';
