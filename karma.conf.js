@@ -1,22 +1,16 @@
 // Karma runs the same specs in headless Chromium on the webgl and cpu backends.
 // CHROME_BIN selects the browser (scripts/test.mjs finds /usr/bin/chromium).
-const path = require('path');
-
-const shared = process.env.ER_SHARED_DIR || path.resolve(__dirname, '..', 'shared');
-
 module.exports = function(config) {
   config.set({
     basePath: __dirname,
     frameworks: ['jasmine'],
     files: [
       'test/browser/index.ts',
-      {pattern: path.join(shared, 'reference', '*'), included: false, served: true, watched: false},
+      {pattern: 'test/fixtures/*', included: false, served: true, watched: false},
     ],
-    proxies: {'/shared/': '/absolute' + shared + '/'},
     preprocessors: {'test/browser/index.ts': ['esbuild']},
     esbuild: {
       target: 'es2019',
-      define: {'process.env.ER_SHARED_DIR': 'undefined'},
       external: ['fs', 'path', 'worker_threads', 'perf_hooks'],
       sourcemap: false,
     },

@@ -26,7 +26,7 @@ const argv = process.argv.slice(2);
 const suiteArg = argv.indexOf('--suite') >= 0 ? argv[argv.indexOf('--suite') + 1] : 'all';
 const selected = suiteArg === 'all' ? ['mnist-paper', 'time-to-acc', 'cifar10-mlp', 'cost', 'memory', 'few-shot', 'heads', 'cifar10-conv', 'time-to-acc-repeats', 'wide-one-update'] : suiteArg.split(',');
 
-/** NumPy reference (ER-ALGORITHM.md §4): test error % after 1/2/3/5 updates. */
+/** NumPy reference (docs/algorithm.md): test error % after 1/2/3/5 updates. */
 const NUMPY: Record<string, number[]> = {
   '784-1000-10 er': [5.45, 5.19, 4.96, 4.70],
   '784-1000-10 erls': [4.94, 4.42, 4.19, 3.82],
@@ -62,7 +62,7 @@ async function mnistPaper() {
                table(['network', 'mode', 'init', 'err % after 1 (NumPy)', '2 (NumPy)', '3 (NumPy)', '5 (NumPy)',
                       '≤ 2.88 % (paper)?', 's / update'], rows),
                ['Test error on the 10k MNIST test set after each ER update (60k training rows, batch 2000, ' +
-                'α = 1e-3, β = 0.1); in brackets the NumPy reference of shared/ER-ALGORITHM.md (data init, ' +
+                'α = 1e-3, β = 0.1); in brackets the NumPy reference of docs/algorithm.md (data init, ' +
                 'its own random seed). "glorot" = tfjs default initialisers, output layer included.']);
 }
 
@@ -223,7 +223,7 @@ async function cifarMlp() {
   writeResults('cifar10-mlp', 'npm run bench -- --suite cifar10-mlp', results,
                table(['run (wasm backend)', 'best test acc %', 'at epoch', 'train s to best', 'final acc %',
                       'train s total', '≥ 56.65 % (paper)?'], rows),
-               ['CIFAR-10 rebuilt from shared/data (JPEG re-encoding of the 60k images), pixels/255, flattened ' +
+               ['CIFAR-10 (see bench/cifar_dir.ts for where it comes from), pixels/255, flattened ' +
                 '(3072 inputs); test accuracy on the 10k test set after every epoch.']);
 }
 

