@@ -76,8 +76,8 @@ async function main() {
     const e = errorPercent(layers, xte, test.labels);
     errors.push(e);
     console.log(`update ${k}: test error ${e.toFixed(2)}%  (${((Date.now() - t) / 1000).toFixed(1)} s; ` +
-                `gram ${report.seconds.gram.toFixed(1)} s, solve ${report.seconds.solve.toFixed(1)} s, ` +
-                `targets ${report.seconds.target.toFixed(1)} s, gamma ${report.gamma})`);
+                `passes ${report.seconds.passes.toFixed(1)} s, solve ${report.seconds.solve.toFixed(1)} s, ` +
+                `gamma ${report.gamma})`);
     report.warnings.forEach(w => console.log(`  warning: ${w}`));
   }
   cache.dispose();

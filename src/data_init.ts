@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {ERInputError} from './engine/errors';
-import {dataScaledInit} from './engine/network';
+import {dataScaledInit} from './engine/init';
 import {chainStates, extractChain} from './training/chain';
 
 /**

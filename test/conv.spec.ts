@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import {ConvGeometry, extractPatches, foldPatches, NetworkSweep, poolPreimage} from '../src/index';
+import {ConvGeometry, erSweep, extractPatches, foldPatches, poolPreimage} from '../src/index';
 import {describeBackends, expectNoLeak} from './helpers/backends';
 import {maxDiff} from './helpers/data';
 import {maxRelErr, ridgeReference} from './helpers/linalg';
@@ -51,13 +51,10 @@ describeBackends('conv engine (patches, fold, pooling, conv sweep)', () => {
                                      tf.randomNormal([1], 0.5, 0.1, 'float32', 7)));
       const yNoisy = tf.tidy(() => tf.add(y, tf.randomNormal(y.shape, 0, 0.1, 'float32', 8)));
       const {W, b, report} = await expectNoLeak(() => {
-        const sweep = new NetworkSweep([unit], [7, 6, 2], {alpha: 1e-3});
         const [x1, x2] = tf.split(x, [2, 1]);
         const [y1, y2] = tf.split(yNoisy, [2, 1]);
-        sweep.addBatch(x1, y1);
-        sweep.addBatch(x2, y2);
+        const r = erSweep([unit], () => [[x1, y1], [x2, y2]], {alpha: 1e-3}, undefined, {inputShape: [7, 6, 2]});
         tf.dispose([x1, x2, y1, y2]);
-        const r = sweep.finish();
         const out = {W: tf.tidy(() => tf.reshape(r.weights[0]!.kernel, [kh * kw * 2, filters]).arraySync() as number[][]),
                      b: Array.from(r.weights[0]!.bias!.dataSync()), report: r.report};
         tf.dispose([r.weights[0]!.kernel, r.weights[0]!.bias!]);

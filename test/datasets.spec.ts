@@ -73,7 +73,7 @@ describe('data loaders (Node)', () => {
         .toThrowError(/cut.bin: 3000 bytes is not a whole number of CIFAR-10 records/);
     const bad = cifarRecord(11, 0, 0, 0);
     expect(() => parseCifarRecords([{name: 'b.bin', data: bad}])).toThrowError(/record 0 has label 11/);
-    expect(() => loadCifar10(path.join(dir, 'nothing'))).toThrowError(/make-cifar10-bin.sh/);
+    expect(() => loadCifar10(path.join(dir, 'nothing'))).toThrowError(/cifar-10-binary.tar.gz/);
   });
 
   it('takes seeded class-balanced subsets', () => {

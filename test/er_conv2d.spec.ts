@@ -136,12 +136,30 @@ describeBackends('ERConv2D', () => {
       tf.layers.flatten(), erLayers.dense({units: 2, activation: 'softmax'})]});
     expect(() => bn.compile({optimizer: er(), loss: 'categoricalCrossentropy'})).toThrowMatching(
         e => e instanceof ERInputError && /layer 'bn' \(BatchNormalization\) sits between trainable layers/.test(e.message));
-    const ok = tf.sequential({layers: [
-      erLayers.conv2d({inputShape: [8, 8, 1], filters: 2, kernelSize: 3}),
-      tf.layers.flatten(), erLayers.dense({units: 2, activation: 'softmax'})]});
-    ok.compile({optimizer: er({mode: 'erls'}), loss: 'categoricalCrossentropy'});
-    const {x, y} = bars(10, 1);
-    return expectAsync(ok.fit(x, y, {epochs: 1, verbose: 0})).toBeRejectedWithError(
-        ERInputError, /mode 'erls'.*dense networks only.*mode: 'er'/).then(() => tf.dispose([x, y]));
+    [dilated, bn].forEach(m => m.dispose());
+  });
+
+  it("mode 'erls' reaches convnets: the step search picks γ from the grid, at least as good as plain ER", async () => {
+    const train = bars(160, 21);
+    const run = async (mode: 'er'|'erls') => {
+      const model = tf.sequential({layers: [
+        erLayers.conv2d({inputShape: [8, 8, 1], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu',
+                         kernelInitializer: tf.initializers.glorotNormal({seed: 12})}),
+        tf.layers.maxPooling2d({poolSize: 2}), tf.layers.flatten(),
+        erLayers.dense({units: 2, activation: 'softmax'})]});
+      const opt = er({mode, searchRows: 100});
+      model.compile({optimizer: opt, loss: 'categoricalCrossentropy', metrics: ['accuracy']});
+      await model.fit(train.x, train.y, {epochs: 2, batchSize: 80, verbose: 0});
+      const [loss] = model.evaluate(train.x, train.y) as tf.Scalar[];
+      const out = {gamma: opt.lastReport!.gamma, passes: opt.lastReport!.passes, loss: loss.dataSync()[0]};
+      tf.dispose(loss);
+      model.dispose();
+      return out;
+    };
+    const plain = await run('er'), searched = await run('erls');
+    expect([0, 1, 2, 4, 8, 16, 32, 64, 128, 256]).toContain(searched.gamma);
+    expect(searched.passes).toBe(plain.passes + 1);  // the search pass
+    expect(searched.loss).toBeLessThanOrEqual(plain.loss * 1.05);
+    tf.dispose([train.x, train.y]);
   });
 });

@@ -44,10 +44,7 @@ describeBackends('er() optimizer with compile/fit', () => {
     for (const batchSize of [240, 60, 24, 8]) {
       const model = mlp([16], 3, 'softmax');
       model.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
-      const opt = model.optimizer as ExpectationReflection;
       await model.fit(x, y, {epochs: 1, batchSize, verbose: 0});
-      // the output layer's input came from fit's own forward pass, batch by batch
-      expect(opt.lastReport!.topBatches).toBe(240 / batchSize);
       model.getWeights().forEach((w, i) =>
           expect(relDiff(w, expected[i])).withContext(`batch ${batchSize}, weight ${i}`).toBeLessThan(1e-3));
       model.dispose();
@@ -230,7 +227,7 @@ describeBackends('er() optimizer with compile/fit', () => {
     const opt = loaded.optimizer as ExpectationReflection;
     expect(opt.config.mode).toBe('erls');
     expect(opt.updates).toBe(1);
-    expect(opt.iterations).toBe(4);
+    expect(opt.iterations).toBe(1);  // ER's steps are its updates
     await loaded.fit(x, y, {epochs: 1, batchSize: 60, shuffle: false, verbose: 0});
     expect(opt.updates).toBe(2);
     const p1 = straight.predict(x) as tf.Tensor, p2 = loaded.predict(x) as tf.Tensor;

@@ -1,33 +1,31 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError} from './errors';
-import {BatchSource} from './sweep';
+import {BatchSource} from './update/index';
 
 /**
  * Rows `[start, start + size)` of `x` (any rank), as a new tensor. Uses
  * `gather`, not `slice`: the wasm backend's slice first copies the whole
- * source tensor to JS (measured: 133 ms for 1024 rows of a 60000×784
- * tensor, against 22–29 ms by gather, and a transient as large as the data).
+ * source tensor to JS (see docs/performance.md).
  */
 export function rowRange<T extends tf.Tensor>(x: T, start: number, size: number): T {
   return tf.tidy(() => tf.gather(x, tf.range(start, start + size, 1, 'int32'))) as T;
 }
 
 /**
- * A {@link BatchSource} over in-memory tensors `x` (N×d) and `y` (N×k), in
- * row order, `batchSize` rows at a time. Each batch is a fresh copy, disposed
- * as soon as the consumer asks for the next one (or stops iterating).
+ * A {@link BatchSource} over in-memory tensors `x` and `y` (same row count),
+ * in row order, `batchSize` rows at a time. Each batch is a fresh copy,
+ * disposed as soon as the consumer asks for the next one (or stops iterating).
  *
  * ```ts
  * erSweep(layers, tensorBatches(x, y, 1024));
  * ```
  */
-export function tensorBatches(x: tf.Tensor2D, y: tf.Tensor2D, batchSize = 1024): BatchSource {
+export function tensorBatches(x: tf.Tensor, y: tf.Tensor, batchSize = 1024): BatchSource {
   if (!(Number.isInteger(batchSize) && batchSize > 0)) {
     throw new ERInputError(`batchSize must be a positive integer, got ${batchSize}`);
   }
   if (x.shape[0] !== y.shape[0]) {
-    throw new ERInputError(
-        `x has ${x.shape[0]} rows but y has ${y.shape[0]}; they must match`);
+    throw new ERInputError(`x has ${x.shape[0]} rows but y has ${y.shape[0]}; they must match`);
   }
   return function* () {
     const n = x.shape[0];
@@ -36,7 +34,7 @@ export function tensorBatches(x: tf.Tensor2D, y: tf.Tensor2D, batchSize = 1024):
       const xb = rowRange(x, start, size);
       const yb = rowRange(y, start, size);
       try {
-        yield [xb, yb] as [tf.Tensor2D, tf.Tensor2D];
+        yield [xb, yb] as [tf.Tensor, tf.Tensor];
       } finally {
         tf.dispose([xb, yb]);
       }

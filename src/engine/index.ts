@@ -1,13 +1,15 @@
-/** The ER engine: pure math on tfjs tensors plus float64 solves. */
+/** The ER engine: pure math on tfjs tensors, float64 solves, and the update as map → reduce → solve. */
 export {activate, ERActivation, toERActivation} from './activations';
 export {ERInputError, ERNumericalError} from './errors';
-export {dataScaledInit, DenseState, DenseWeights, field, forwardChain, validateChain} from './network';
+export {dataScaledInit} from './init';
 export {preimage, preimageOperator} from './preimage';
 export {fieldRatio, reflectHidden, reflectOutput, targetRange} from './reflect';
-export {AUTO_ALPHAS, disposeRidgeState, RidgeAccumulator, RidgeSolution, RidgeSolveConfig, RidgeState} from './ridge';
+export * from './ridge/index';
 export {choleskyInPlace, choleskySolveInPlace, solveSPD, solveSPDInPlace, SPDSolveResult, symmetrize} from './spd';
-export {tensorBatches} from './batches';
-export {BatchSource, ERMode, ERSweep, erSweep, SweepCache, SweepConfig, SweepReport, SweepResult} from './sweep';
+export {rowRange, tensorBatches} from './batches';
+export {columnSums} from './reduce';
 export {ConvGeometry, convField, convOutput, extractPatches, foldOffsets, foldPatches, poolPreimage} from './conv';
-export {forwardUnits, NetworkUnit, PassUnit, SolvedUnit, unitPreimage, UnitWeights, validateUnits} from './units';
-export {NetworkSweep, NetworkSweepResult, UnitBatchSource} from './network_sweep';
+export {DenseState, DenseWeights, designRows, disposeWeights, field, fieldRows, forwardUnits, isSolved, NetworkSpec,
+        NetworkUnit, PassUnit, rowWidth, SolvedUnit, SolvedUnitSpec, specOf, toUnits, unitPreimage, unitsOf,
+        unitWidth, UnitWeights, validateUnits} from './units';
+export * from './update/index';

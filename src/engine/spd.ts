@@ -8,6 +8,8 @@
  * contiguous rows; see `bench/solve.ts` for the measurement against ml-matrix.
  */
 
+import {ERNumericalError} from './errors';
+
 const BLOCK = 48;
 /** Relative pivot threshold below which a matrix counts as singular. */
 const PIVOT_TOL = 1e-10;
@@ -211,7 +213,7 @@ export function solveSPDInPlace(a: Float64Array, n: number, b: Float64Array, m: 
     }
     s = Math.max(s * 10, 1e-10 * meanDiag);
   }
-  throw new Error(
+  throw new ERNumericalError(
       `solveSPD: the ${n}×${n} system stayed indefinite after raising the ` +
       `ridge to ${s}; the statistics are not finite or not a covariance`);
 }

@@ -1,13 +1,14 @@
 /**
- * A network of dense, convolution, pooling and flatten units as the engine
- * sees it (plain tensors, no tfjs-layers): what the ER sweep of a convnet
- * walks. Dense-only chains use the leaner `network.ts`.
+ * The one model of a network the engine trains: a chain of units — dense
+ * and 2-D convolution units whose weights ER solves, and max/average pooling
+ * and flatten units that targets pass through — on plain tensors (no
+ * tfjs-layers). A unit's structure is plain data ({@link NetworkSpec}), so a
+ * worker can rebuild the network from it and the weights.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {activate, ERActivation} from './activations';
 import {ConvGeometry, convField, convOutput, extractPatches, foldOffsets, poolPreimage} from './conv';
 import {ERInputError} from './errors';
-import {field} from './network';
 import {preimage} from './preimage';
 
 /** A unit whose weights ER solves: dense (`a·W + b`) or 2-D convolution (on NHWC images). */
@@ -15,14 +16,15 @@ export interface SolvedUnit {
   kind: 'dense'|'conv2d';
   /** Names the layer in errors and reports. */
   name: string;
-  /** [inputs, units] (dense) or [kh, kw, cin, filters] (conv2d). Owned by the caller. */
+  /** [inputs, units] (dense) or [kh, kw, cin, filters] (conv2d). Owned by the caller; never changed. */
   kernel: tf.Tensor;
+  /** [units], or null for a unit without bias. */
   bias: tf.Tensor1D|null;
   activation: ERActivation;
   /** False keeps the weights (targets still pass through). */
   trainable: boolean;
-  /** conv2d only: strides and padding (kernel size comes from the kernel). */
-  geometry?: ConvGeometry;
+  /** conv2d only: strides and padding (the kernel size comes from the kernel). */
+  geometry?: {strides: [number, number], padding: 'same'|'valid', kernelSize?: [number, number]};
 }
 
 /** A unit without weights that targets pass through. */
@@ -33,27 +35,85 @@ export interface PassUnit {
   geometry?: ConvGeometry;
 }
 
+/** One unit of a network. */
 export type NetworkUnit = SolvedUnit|PassUnit;
 
-/** New weights for a solved unit (same shapes as the unit's). */
+/** A dense layer of a chain: a {@link SolvedUnit} whose kind may be left out. */
+export type DenseState = Omit<SolvedUnit, 'kind'|'geometry'> & {kind?: 'dense'};
+
+/** New weights of a solved unit (same shapes as the unit's). */
 export interface UnitWeights {
   kernel: tf.Tensor;
   bias: tf.Tensor1D|null;
+}
+
+/** A dense unit's weights (the dense case of {@link UnitWeights}). */
+export interface DenseWeights {
+  kernel: tf.Tensor2D;
+  bias: tf.Tensor1D|null;
+}
+
+/** The structure of a solved unit, without its weights. */
+export interface SolvedUnitSpec {
+  kind: 'dense'|'conv2d';
+  name: string;
+  kernelShape: number[];
+  hasBias: boolean;
+  activation: ERActivation;
+  trainable: boolean;
+  geometry?: SolvedUnit['geometry'];
+}
+
+/** The structure of a network (plain data), with one example's input shape. */
+export interface NetworkSpec {
+  units: Array<SolvedUnitSpec|PassUnit>;
+  inputShape: number[];
 }
 
 export function isSolved(u: NetworkUnit): u is SolvedUnit {
   return u.kind === 'dense' || u.kind === 'conv2d';
 }
 
+/** Units from dense states or units (a dense state's kind defaults to 'dense'). */
+export function toUnits(layers: Array<DenseState|NetworkUnit>): NetworkUnit[] {
+  return layers.map(l => l.kind == null ? {...l, kind: 'dense'} as SolvedUnit : l as NetworkUnit);
+}
+
+/** The structure of `units` (no tensors). */
+export function specOf(units: NetworkUnit[], inputShape: number[]): NetworkSpec {
+  return {
+    inputShape: inputShape.slice(),
+    units: units.map(u => isSolved(u) ?
+        {kind: u.kind, name: u.name, kernelShape: u.kernel.shape.slice(), hasBias: u.bias != null,
+         activation: u.activation, trainable: u.trainable, geometry: u.geometry} :
+        {...u}),
+  };
+}
+
+/** Units with the given weights (one entry per unit, null for pass units). */
+export function unitsOf(spec: NetworkSpec, weights: Array<UnitWeights|null>): NetworkUnit[] {
+  return spec.units.map((u, i) => {
+    if (u.kind === 'dense' || u.kind === 'conv2d') {
+      const s = u as SolvedUnitSpec;
+      const w = weights[i];
+      if (w == null) throw new Error(`unit ${s.name}: no weights given`);
+      return {kind: s.kind, name: s.name, kernel: w.kernel, bias: w.bias, activation: s.activation,
+              trainable: s.trainable, geometry: s.geometry};
+    }
+    return {...(u as PassUnit)};
+  });
+}
+
 /** Width of the regression rows of a solved unit (kh·kw·cin for a convolution). */
-export function rowWidth(u: SolvedUnit): number {
-  const s = u.kernel.shape as number[];
+export function rowWidth(u: SolvedUnit|SolvedUnitSpec): number {
+  const s = 'kernel' in u ? u.kernel.shape : u.kernelShape;
   return u.kind === 'dense' ? s[0]! : s[0]! * s[1]! * s[2]!;
 }
 
 /** Number of output units (dense) or filters (conv2d). */
-export function unitWidth(u: SolvedUnit): number {
-  return u.kernel.shape[u.kernel.rank - 1]!;
+export function unitWidth(u: SolvedUnit|SolvedUnitSpec): number {
+  const s = 'kernel' in u ? u.kernel.shape : u.kernelShape;
+  return s[s.length - 1]!;
 }
 
 /** The kernel as the 2-D regression matrix (rows × units). */
@@ -63,8 +123,14 @@ export function kernelMatrix(u: SolvedUnit, kernel: tf.Tensor = u.kernel): tf.Te
 
 /** The full geometry of a conv unit (kernel size from its kernel). */
 export function convGeometry(u: SolvedUnit): ConvGeometry {
-  const g = u.geometry ?? {strides: [1, 1], padding: 'valid'};
+  const g = u.geometry ?? {strides: [1, 1] as [number, number], padding: 'valid' as const};
   return {kernelSize: [u.kernel.shape[0]!, u.kernel.shape[1]!], strides: g.strides, padding: g.padding};
+}
+
+/** Field of a dense layer: `a·W + b`. */
+export function field(a: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D|null): tf.Tensor2D {
+  const h = tf.matMul(a, W) as tf.Tensor2D;
+  return b == null ? h : tf.add(h, b) as tf.Tensor2D;
 }
 
 /** A unit's regression rows from its input: `a` itself (dense) or its patches, [rows, width]. */
@@ -110,9 +176,16 @@ export function validateUnits(units: NetworkUnit[], inputShape: number[]):
   units.forEach((u, i) => {
     shapes.push(shape);
     const at = `${u.name} (input [${shape}])`;
+    if (isSolved(u) && u.kernel.rank !== (u.kind === 'dense' ? 2 : 4)) {
+      throw new ERInputError(`${u.name}: a ${u.kind} kernel must be ${u.kind === 'dense' ? '2' : '4'}-D, ` +
+                             `got shape [${u.kernel.shape}]`);
+    }
     if (u.kind === 'dense') {
       if (shape.length !== 1 || shape[0] !== u.kernel.shape[0]) {
-        throw new ERInputError(`${at}: a dense layer needs [${u.kernel.shape[0]}] features; flatten images first`);
+        const prev = i > 0 ? units[i - 1] : null;
+        throw new ERInputError(prev != null && isSolved(prev) && prev.kind === 'dense' ?
+            `${u.name}: expects ${u.kernel.shape[0]} inputs but ${prev.name} gives ${shape[0]}` :
+            `${at}: a dense layer needs [${u.kernel.shape[0]}] features; flatten images first`);
       }
       shape = [u.kernel.shape[1]!];
     } else if (u.kind === 'conv2d') {
@@ -126,7 +199,7 @@ export function validateUnits(units: NetworkUnit[], inputShape: number[]):
       shape = [shape.reduce((a, b) => a * b, 1)];
     } else {
       if (shape.length !== 3) throw new ERInputError(`${at}: pooling needs images [height, width, channels]`);
-      const o = convOutput(shape[0], shape[1], u.geometry!);
+      const o = convOutput(shape[0], shape[1], (u as PassUnit).geometry!);
       shape = [o.height, o.width, shape[2]];
     }
     if (isSolved(u)) {
@@ -141,12 +214,17 @@ export function validateUnits(units: NetworkUnit[], inputShape: number[]):
   return {inputs: shapes, output: shape};
 }
 
+/** The weights of unit `i`: `over[i]` when given, else the unit's own. */
+export function weightsAt(units: NetworkUnit[], i: number, over?: ArrayLike<UnitWeights|null>): UnitWeights {
+  return over?.[i] ?? (units[i] as SolvedUnit);
+}
+
 /**
  * Forward pass keeping each unit's input (`inputs[i]`) and, for solved
  * units, field (`fields[i]`). `weights[i]` overrides unit i's weights.
  * Call inside `tf.tidy`.
  */
-export function forwardUnits(units: NetworkUnit[], x: tf.Tensor, weights?: Array<UnitWeights|null>):
+export function forwardUnits(units: NetworkUnit[], x: tf.Tensor, weights?: ArrayLike<UnitWeights|null>):
     {inputs: tf.Tensor[], fields: Array<tf.Tensor|null>} {
   const inputs: tf.Tensor[] = [];
   const fields: Array<tf.Tensor|null> = [];
@@ -154,9 +232,9 @@ export function forwardUnits(units: NetworkUnit[], x: tf.Tensor, weights?: Array
   units.forEach((u, i) => {
     inputs.push(a);
     if (isSolved(u)) {
-      const h = unitField(u, a, weights?.[i] ?? u);
+      const h = unitField(u, a, weightsAt(units, i, weights));
       fields.push(h);
-      a = activate(u.activation, h);
+      if (i < units.length - 1) a = activate(u.activation, h);
     } else {
       fields.push(null);
       a = passForward(u, a);
@@ -183,10 +261,8 @@ export function unitPreimage(u: NetworkUnit, a: tf.Tensor, target: tf.Tensor, w:
       // split of the patch axis is needed, then folded back (overlaps averaged).
       const g = convGeometry(u);
       const [n, height, width, c] = a.shape as [number, number, number, number];
-      const rows = designRows(u, a);
-      let h = tf.matMul(rows, kernelMatrix(u, w!.kernel));
-      if (w!.bias) h = tf.add(h, w!.bias);
-      const residual = tf.sub(fieldRows(u, target), h) as tf.Tensor2D;
+      const h = unitField(u, a, w!);
+      const residual = fieldRows(u, tf.sub(target, h)) as tf.Tensor2D;
       const o = convOutput(height, width, g);
       const f = unitWidth(u);
       const change = foldOffsets(k => tf.reshape(
@@ -198,4 +274,16 @@ export function unitPreimage(u: NetworkUnit, a: tf.Tensor, target: tf.Tensor, w:
     case 'maxPool': return poolPreimage('max', a as tf.Tensor4D, target as tf.Tensor4D, u.geometry!);
     case 'avgPool': return poolPreimage('avg', a as tf.Tensor4D, target as tf.Tensor4D, u.geometry!);
   }
+}
+
+/** `tf.tidy` for a function returning {@link UnitWeights} (bias may be null). */
+export function tidyWeights<W extends UnitWeights>(fn: () => W): W {
+  return tf.tidy(() => fn() as unknown as tf.TensorContainer) as unknown as W;
+}
+
+/** Disposes a unit's weights (if any). */
+export function disposeWeights(w: UnitWeights|null|undefined): void {
+  if (w == null) return;
+  w.kernel.dispose();
+  w.bias?.dispose();
 }

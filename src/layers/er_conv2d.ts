@@ -1,17 +1,14 @@
 /**
- * `ERConv2D`: tfjs's Conv2D layer that also reports its input to an ER
- * optimizer during training and applies a pending ER update before it is
- * used for inference. Same arguments, weights and behaviour as
- * `tf.layers.conv2d`; saved and loaded under its own class name. ER solves
- * its kernel as a ridge regression of the reflected field on image patches
+ * `ERConv2D`: tfjs's Conv2D layer under its own class name, marking a layer
+ * meant to be trained by `er()`. Same arguments, weights and behaviour as
+ * `tf.layers.conv2d` (`er()` trains stock conv2d layers too). ER solves its
+ * kernel as a ridge regression of the reflected field on image patches
  * (channels-last, dilation 1, padding 'same' or 'valid').
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type {ConvLayerArgs} from '@tensorflow/tfjs-layers/dist/layers/convolutional';
-import {ER_LAYER_MARK, observeLayerCall} from '../training/capture';
 
-type Kwargs = {[key: string]: unknown};
 type Conv2DConstructor = new (args: ConvLayerArgs) => tfl.layers.Layer;
 
 function stockConv2D(): Conv2DConstructor {
@@ -28,16 +25,10 @@ export class ERConv2D extends stockConv2D() {
   /** @nocollapse */
   static className = 'ERConv2D';
 
-  call(inputs: tf.Tensor|tf.Tensor[], kwargs: Kwargs): tf.Tensor|tf.Tensor[] {
-    observeLayerCall(this, inputs, kwargs);
-    return super.call(inputs, kwargs);
-  }
-
   getConfig(): tf.serialization.ConfigDict {
     return {...super.getConfig()};
   }
 }
-Object.defineProperty(ERConv2D.prototype, ER_LAYER_MARK, {value: true});
 tf.serialization.registerClass(
     ERConv2D as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
 

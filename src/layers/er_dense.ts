@@ -1,15 +1,12 @@
 /**
- * `ERDense`: tfjs's Dense layer that also reports its input to an ER
- * optimizer during training and applies a pending ER update before it is
- * used for inference. Same arguments, weights and behaviour as
- * `tf.layers.dense`; saved and loaded under its own class name.
+ * `ERDense`: tfjs's Dense layer under its own class name, marking a layer
+ * meant to be trained by `er()`. Same arguments, weights and behaviour as
+ * `tf.layers.dense` (`er()` trains stock dense layers too).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type {DenseLayerArgs} from '@tensorflow/tfjs-layers/dist/layers/core';
-import {ER_LAYER_MARK, observeLayerCall} from '../training/capture';
 
-type Kwargs = {[key: string]: unknown};
 type DenseConstructor = new (args: DenseLayerArgs) => tfl.layers.Layer;
 
 function stockDense(): DenseConstructor {
@@ -26,16 +23,10 @@ export class ERDense extends stockDense() {
   /** @nocollapse */
   static className = 'ERDense';
 
-  call(inputs: tf.Tensor|tf.Tensor[], kwargs: Kwargs): tf.Tensor|tf.Tensor[] {
-    observeLayerCall(this, inputs, kwargs);
-    return super.call(inputs, kwargs);
-  }
-
   getConfig(): tf.serialization.ConfigDict {
     return {...super.getConfig()};
   }
 }
-Object.defineProperty(ERDense.prototype, ER_LAYER_MARK, {value: true});
 tf.serialization.registerClass(
     ERDense as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
 

@@ -10,7 +10,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {ERInputError} from '../engine/errors';
 import {RidgeState} from '../engine/ridge';
-import {ER_LAYER_MARK, observeLayerCall} from '../training/capture';
 import {ER_HEAD_MARK, StatsHead} from '../training/head_controller';
 
 type Kwargs = {[key: string]: unknown};
@@ -99,8 +98,7 @@ export class ERHead extends tfl.layers.Layer implements StatsHead {
     return [...shape.slice(0, -1), this.classes];
   }
 
-  call(inputs: tf.Tensor|tf.Tensor[], kwargs: Kwargs): tf.Tensor {
-    observeLayerCall(this, inputs, kwargs);
+  call(inputs: tf.Tensor|tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       const h = tf.add(tf.matMul(x as tf.Tensor2D, this.kernel!.read() as tf.Tensor2D), this.bias!.read());
@@ -175,6 +173,5 @@ export class ERHead extends tfl.layers.Layer implements StatsHead {
     }
   }
 }
-Object.defineProperty(ERHead.prototype, ER_LAYER_MARK, {value: true});
 Object.defineProperty(ERHead.prototype, ER_HEAD_MARK, {value: true});
 tf.serialization.registerClass(ERHead);

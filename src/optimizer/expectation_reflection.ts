@@ -1,17 +1,21 @@
 /**
- * The `er()` optimizer: a `tf.Optimizer` whose `minimize` does not take a
- * gradient step but streams the batch into an Expectation Reflection update,
- * applied at the end of each epoch (by default) by solving every layer's
- * weights. No learning rate.
+ * The `er()` optimizer: a `tf.Optimizer` that trains a compiled model by
+ * Expectation Reflection. `fit`, `fitDataset` and `trainOnBatch` on a model
+ * compiled with it run one exact update per epoch (by default) by solving
+ * every layer's weights; no gradients, no learning rate.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import {ERInputError} from '../engine/errors';
-import {ERMode, SweepReport} from '../engine/sweep';
-import {ERController, ERUpdateSchedule} from '../training/controller';
+import {ERInputError, ERMode, SweepReport} from '../engine/index';
+import {ERExecutor} from '../executors/executor';
+import {ERController} from '../training/controller';
 import {ERHeadController, headOf} from '../training/head_controller';
-import {controllerOf, TrainingController} from '../training/registry';
-import {registerFitHooks} from '../training/fit_callback';
+import {installModelHooks} from '../training/model_hooks';
+import {bind, unbind} from '../training/registry';
+import {EpochTrainer} from '../training/trainer';
+
+/** When updates are applied. */
+export type ERUpdateSchedule = 'epoch'|'batch';
 
 /** Options of {@link er}. None is a learning rate: ER has none. */
 export interface ERConfig {
@@ -44,16 +48,23 @@ export interface ERConfig {
   searchRows?: number;
   /** Print recovered numerical trouble (e.g. a singular Gram) with console.warn. Default true. */
   verbose?: boolean;
+  /**
+   * Where the passes of each update run: in this thread (default), or on
+   * worker threads (`threadPool()` from `tfjs-er/node`), Web Workers
+   * (`webWorkerPool()`), or worker processes (`redisExecutor()` from
+   * `tfjs-er/node`). Any executor gives the same weights; the caller closes it.
+   */
+  executor?: ERExecutor;
 }
 
-type FullConfig = Required<ERConfig>;
+type FullConfig = Required<Omit<ERConfig, 'executor'>> & {executor?: ERExecutor};
 const ER_BRAND = '__tfjsErOptimizer';
 /** A named tensor as tfjs optimizers save them (not exported by tfjs-core). */
 type NamedTensor = {name: string, tensor: tf.Tensor};
 
 const DEFAULTS: FullConfig = {
   alpha: 1e-3, beta: 0.1, mode: 'er', update: 'epoch', refresh: true, searchRows: 10000,
-  verbose: true,
+  verbose: true, executor: undefined,
 };
 
 function validate(config: ERConfig): FullConfig {
@@ -66,15 +77,26 @@ function validate(config: ERConfig): FullConfig {
     }
   }
   const c = {...DEFAULTS, ...config} as FullConfig;
-  const num = (name: keyof FullConfig, min: number) => {
+  const num = (name: keyof FullConfig, min: number, integer = false) => {
     const v = c[name] as number;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
-      throw new ERInputError(`er(): option ${name} must be a finite number >= ${min}, got ${v}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
+      throw new ERInputError(`er(): option ${name} must be a finite ${integer ? 'integer' : 'number'} >= ${min}, ` +
+                             `got ${JSON.stringify(v)}`);
     }
   };
   if (c.alpha !== 'auto') num('alpha', 0);
   num('beta', 0);
-  num('searchRows', 1);
+  num('searchRows', 1, true);
+  for (const name of ['verbose', 'refresh'] as const) {
+    if (typeof c[name] !== 'boolean') {
+      throw new ERInputError(`er(): option ${name} must be true or false, got ${JSON.stringify(c[name])}`);
+    }
+  }
+  const ex = c.executor as unknown as {open?: unknown, close?: unknown}|undefined;
+  if (ex != null && (typeof ex.open !== 'function' || typeof ex.close !== 'function')) {
+    throw new ERInputError('er(): option executor must be an executor (threadPool(), webWorkerPool(), ' +
+                           'redisExecutor() or inProcess())');
+  }
   if (c.mode !== 'er' && c.mode !== 'erls') {
     throw new ERInputError(`er(): option mode must be 'er' or 'erls', got '${c.mode}'`);
   }
@@ -105,18 +127,25 @@ export class ExpectationReflection extends tf.Optimizer {
   }
   /** The options in force (defaults filled in). */
   readonly config: Readonly<FullConfig>;
-  private controller: TrainingController|null = null;
+  private controller: EpochTrainer|null = null;
+  private model: tfl.LayersModel|null = null;
   private restoredUpdates = 0;
+  /** Tensors handed to the last `getWeights` (tfjs's save does not dispose them). */
+  private saved: tf.Tensor[] = [];
 
   constructor(config: ERConfig = {}) {
     super();
     this.config = validate(config);
-    registerFitHooks();
   }
 
   /** ER updates applied so far (one per epoch by default). */
   get updates(): number {
     return this.controller?.updates ?? this.restoredUpdates;
+  }
+
+  /** Steps taken: for ER, the updates applied. */
+  get iterations(): number {
+    return this.updates;
   }
 
   /** What the last update did: passes, seconds per phase, ridge used, warnings. */
@@ -130,28 +159,24 @@ export class ExpectationReflection extends tf.Optimizer {
    * train the model.
    */
   bindModel(model: tfl.LayersModel): void {
+    if (this.model != null && this.model !== model) unbind(this.model, this.controller ?? undefined);
     this.controller?.dispose();
     this.controller = null;
     const head = headOf(model);
-    this.controller = head != null ?
+    const controller = head != null ?
         new ERHeadController(model, head, {verbose: this.config.verbose}) :
         new ERController(model, {...this.config});
-    this.controller.updates = this.restoredUpdates;
+    controller.updates = this.restoredUpdates;
+    this.controller = controller;
+    this.model = model;
+    bind(model, {trainer: controller, update: head != null ? 'epoch' : this.config.update});
   }
 
-  /**
-   * Runs the training step `f` (the model's loss) once, recording the batch's
-   * inputs and targets; updates weights by solving, never by gradients.
-   */
-  minimize(f: () => tf.Scalar, returnCost = false, _varList?: tf.Variable[]): tf.Scalar|null {
-    if (this.controller == null) {
-      throw new Error(
-          'ExpectationReflection is not bound to a model: pass it to model.compile() ' +
-          '(after importing tfjs-er) and train with fit, fitDataset or trainOnBatch');
-    }
-    const cost = this.controller.minimize(f, returnCost);
-    this.incrementIterations();
-    return cost;
+  /** ER does not take gradient steps: train with `model.fit`, `fitDataset` or `trainOnBatch`. */
+  minimize(_f: () => tf.Scalar, _returnCost = false, _varList?: tf.Variable[]): tf.Scalar|null {
+    throw new Error(
+        'ExpectationReflection does not take gradient steps: compile a model with it (after importing ' +
+        'tfjs-er) and train with model.fit, fitDataset or trainOnBatch');
   }
 
   /** ER does not use gradients. */
@@ -166,10 +191,17 @@ export class ExpectationReflection extends tf.Optimizer {
         'model.fit / fitDataset / trainOnBatch');
   }
 
-  /** Saved with the model (`includeOptimizer`): iterations and updates. */
+  /**
+   * Saved with the model (`includeOptimizer`): iterations and updates. tfjs's
+   * save does not dispose what this returns, so the tensors are kept here and
+   * released by the next call or by {@link dispose}.
+   */
   async getWeights(): Promise<NamedTensor[]> {
-    return [await this.saveIterations(),
-            {name: 'er_updates', tensor: tf.scalar(this.updates, 'int32')}];
+    tf.dispose(this.saved);
+    const weights = [{name: 'iter', tensor: tf.scalar(this.updates, 'int32')},
+                     {name: 'er_updates', tensor: tf.scalar(this.updates, 'int32')}];
+    this.saved = weights.map(w => w.tensor);
+    return weights;
   }
 
   /** Restores {@link getWeights}' state. */
@@ -182,8 +214,10 @@ export class ExpectationReflection extends tf.Optimizer {
     }
   }
 
+  /** The serialisable options (the executor is not saved: it belongs to the process). */
   getConfig(): tf.serialization.ConfigDict {
-    return {...this.config};
+    const {executor: _executor, ...rest} = this.config;
+    return {...rest};
   }
 
   /** @nocollapse */
@@ -196,10 +230,14 @@ export class ExpectationReflection extends tf.Optimizer {
     return new cls(own);
   }
 
-  /** Releases the statistics and cached data. */
+  /** Releases the statistics and cached data (not the executor: the caller closes it). */
   dispose(): void {
+    if (this.model != null) unbind(this.model, this.controller ?? undefined);
     this.controller?.dispose();
     this.controller = null;
+    this.model = null;
+    tf.dispose(this.saved);
+    this.saved = [];
     super.dispose();
   }
 }
@@ -225,32 +263,4 @@ export function er(config: ERConfig = {}): ExpectationReflection {
   return new ExpectationReflection(config);
 }
 
-/**
- * Two small hooks on LayersModel, installed once; both do nothing unless the
- * model is compiled with an ER optimizer:
- * - compile: binds the optimizer to the model (checks the loss and layers);
- * - fit: lets ER read the training tensors again for the extra passes of an
- *   update, so it keeps nothing of size N.
- */
-function installModelHooks() {
-  // tslint:disable-next-line:no-any
-  const proto = tfl.LayersModel.prototype as any;
-  if (proto.__tfjsErHooks) return;
-  const compile = proto.compile;
-  proto.compile = function(this: tfl.LayersModel, args: tfl.ModelCompileArgs) {
-    compile.call(this, args);
-    if (this.optimizer instanceof ExpectationReflection) this.optimizer.bindModel(this);
-  };
-  const fit = proto.fit;
-  proto.fit = async function(this: tfl.LayersModel, x: unknown, y: unknown, args?: tfl.ModelFitArgs) {
-    const controller = controllerOf(this);
-    controller?.setFitData(x, y, args);
-    try {
-      return await fit.call(this, x, y, args);
-    } finally {
-      controller?.clearFitData();
-    }
-  };
-  proto.__tfjsErHooks = true;
-}
-installModelHooks();
+installModelHooks((o): o is ExpectationReflection => o instanceof ExpectationReflection);

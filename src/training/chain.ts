@@ -9,10 +9,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import {ERActivation, toERActivation} from '../engine/activations';
 import {ERInputError} from '../engine/errors';
 import {ConvGeometry} from '../engine/conv';
-import {DenseState} from '../engine/network';
-import {NetworkUnit} from '../engine/units';
+import {DenseState, NetworkUnit, UnitWeights} from '../engine/units';
 import * as tf from '@tensorflow/tfjs-core';
-import {isERLayer} from './capture';
 
 type Layer = tfl.layers.Layer;
 type LayerVariable = tfl.LayerVariable;
@@ -65,8 +63,6 @@ export interface ModelChain {
    * forward pass ER fits.
    */
   noisy: boolean;
-  /** Whether `start` reports its input to ER (ERDense, or attached). */
-  capturing: boolean;
   /** The symbolic tensor feeding `start` in this model. */
   startInput: tfl.SymbolicTensor;
   /** True when `startInput` is the model's own (single) input. */
@@ -188,7 +184,7 @@ export function extractChain(model: tfl.LayersModel): ModelChain {
   const hasConv = units.some(u => u.kind !== 'flatten' && (u.kind !== 'solved' || u.solved.kind === 'conv2d'));
   const start = path[startIndex];
   const startInput = nodes[startIndex].inputTensors[0] as tfl.SymbolicTensor;
-  return {start, solved, units, hasConv, noisy, capturing: isERLayer(start), startInput,
+  return {start, solved, units, hasConv, noisy, startInput,
           startIsModelInput: model.inputs.length === 1 && startInput === model.inputs[0]};
 }
 
@@ -244,5 +240,28 @@ export function chainUnits(chain: ModelChain): NetworkUnit[] {
     }
     if (u.kind === 'flatten') return {kind: 'flatten', name: u.layer.name};
     return {kind: u.kind, name: u.layer.name, geometry: u.geometry};
+  });
+}
+
+/** One example's shape at the chain's input; throws unless it is fully known. */
+export function chainInputShape(chain: ModelChain): number[] {
+  const shape = chain.startInput.shape.slice(1);
+  if (shape.some(d => d == null)) {
+    throw new ERInputError(
+        `layer '${chain.start.name}': ER needs a fixed input shape, got [${chain.startInput.shape}]; ` +
+        `give the model an inputShape without null dimensions`);
+  }
+  return shape as number[];
+}
+
+/** Writes new weights (one entry per chain unit, null: unchanged) into the layers' variables. */
+export function writeChainWeights(chain: ModelChain, weights: Array<UnitWeights|null>): void {
+  tf.tidy(() => {
+    weights.forEach((w, i) => {
+      const u = chain.units[i];
+      if (w == null || u.kind !== 'solved') return;
+      u.solved.kernel.write(w.kernel);
+      if (u.solved.bias != null && w.bias != null) u.solved.bias.write(w.bias);
+    });
   });
 }

@@ -51,13 +51,14 @@ export function targetMatrix(loss: ERLossName, yTrue: tf.Tensor, units: number,
                              layerName: string): tf.Tensor2D {
   return tf.tidy(() => {
     if (loss === 'sparseCategoricalCrossentropy') {
-      const idx = tf.cast(tf.reshape(yTrue, [-1]), 'int32');
       if (yTrue.rank > 2 || (yTrue.rank === 2 && yTrue.shape[1] !== 1)) {
         throw new ERInputError(
             `${layerName}: sparseCategoricalCrossentropy needs integer class labels of shape ` +
             `[rows] or [rows, 1], got [${yTrue.shape}]`);
       }
-      return tf.cast(tf.oneHot(idx, units), 'float32') as tf.Tensor2D;
+      const labels = tf.reshape(yTrue, [-1]);
+      checkLabels(labels, units, layerName);
+      return tf.cast(tf.oneHot(tf.cast(labels, 'int32'), units), 'float32') as tf.Tensor2D;
     }
     const y = yTrue.rank === 1 ? tf.reshape(yTrue, [-1, 1]) : yTrue;
     if (y.rank !== 2 || y.shape[1] !== units) {
@@ -84,4 +85,16 @@ export function targetTensor(loss: ERLossName, yTrue: tf.Tensor, outShape: numbe
         `${layerName}: targets of shape [${yTrue.shape}] do not match the output [rows, ${outShape}]`);
   }
   return tf.cast(yTrue, 'float32');
+}
+
+/** Throws, naming the first bad label, unless every label is an integer class index in [0, classes). */
+function checkLabels(labels: tf.Tensor, classes: number, layerName: string): void {
+  const v = labels.dataSync();
+  for (let i = 0; i < v.length; i++) {
+    if (!(Number.isInteger(v[i]) && v[i] >= 0 && v[i] < classes)) {
+      throw new ERInputError(
+          `${layerName}: sparse class label ${v[i]} (row ${i} of the batch) is not a class index 0…${classes - 1}; ` +
+          `give integer labels in that range. Weights were not changed.`);
+    }
+  }
 }

@@ -14,3 +14,4 @@ import '../er_conv2d.spec';
 import '../parity.spec';
 import '../reduce.spec';
 import '../data_init.spec';
+import '../hardening.spec';

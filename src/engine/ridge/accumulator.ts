@@ -1,79 +1,23 @@
 /**
- * Streaming statistics for centred ridge regression `t ≈ a·W + b`.
- *
- * `add(a, t)` folds one batch into on-device float32 sums — the Gram `aᵀa`,
+ * Streaming sums for a centred ridge regression `t ≈ a·W + b`, on the tfjs
+ * backend: `add(a, t)` folds one batch into float32 sums — the Gram `aᵀa`,
  * the cross product `aᵀt`, column sums and a count — so memory is
- * O(d² + d·k) whatever the number of rows. To keep float32 accurate, rows are
- * shifted by a fixed vector (the first batch's column means) before they are
- * multiplied: the shifted Gram is nearly centred, so the centring done later
- * in float64 does not cancel. `solve()` reads the sums back and solves the
- * d×d system in float64 (see `spd.ts`).
+ * O(d² + d·k) whatever the number of rows. Rows are shifted by a fixed vector
+ * (the first batch's column means) before they are multiplied, so the Gram is
+ * nearly centred and the float64 centring done later does not cancel.
+ * `exportStats()` reads the sums back as plain arrays (a map step's output);
+ * `solve()` merges and solves them in float64 (`solve.ts`).
  *
- * The Gram uses an explicit `tf.transpose` rather than the `transposeA` flag
- * of `matMul`, which is 10–60× slower on the wasm backend. `aᵀa` is
- * symmetric, so only its lower triangle is accumulated, as column panels
- * `G[i₀:d, i₀:i₁] = aᵀ[i₀:d, :]·a[:, i₀:i₁]` (panels ~500 wide): k panels do
- * (k+1)/2k of the full product. Tall panels (many rows, few columns) keep
- * XNNPACK's matmul fast, because the narrow right operand is what it packs;
- * measured here on wasm, batch 2000, as must-do GFLOP/s (N·d(d+1) flops)
- * against a plain 2000×784·784×d matMul: d = 4000, 8 panels 23.0 vs 27.8
- * (82 %; the full product 34 %, upper-triangle row panels 63 %); d = 1000,
- * 2 panels 17.1 vs 30.4 (56 %; the full product 49 %). Panels are used from
- * three panels' width (d ≥ 1500) up: at d = 1000 two panels made the Gram
- * 17 % faster but raised the peak resident memory of a 784-1000-10 ER fit on
- * 60k MNIST rows by ~35 MB (their extra temporaries in the wasm heap). Tried
- * later at d = 1000: eight 125-wide panels from 36 row-block products
- * (P_q·P_pᵀ, q ≥ p, blocks copied heap to heap) reached 69 % (the products
- * alone run at full matMul speed; shift, transpose and copies are the rest),
- * the fit's time −9 to −16 %, but its measured peak up 25–40 MB again (same
- * wasm heap size; a garbage collection landing differently): not adopted.
- * The `cost` bench bounds any such scheme: the must-do products at the plain
- * rate plus the shift, transpose and one strided block copy every batch pays
- * give 87 % at d = 1000; k panels do (k+1)/2k of the full product, 1/k more
- * than the must-do flops (8 panels: ≤ 79 % before any slicing), so 80 % would
- * need ~16 panels running at the plain rate with almost free slicing.
- * Measured with public ops (`bench/gram_panels.ts`: one read-back, row
- * blocks from its subarrays, per-block transposes, a concat per panel):
- * 8 / 12 / 16 / 20 panels 68 / 69 / 71 / 69 %, the full product 47 %.
+ * The Gram uses an explicit `tf.transpose`, not `matMul`'s `transposeA`
+ * (10–60× slower on wasm). Being symmetric, wide Grams (three panels' width
+ * and up) accumulate only their lower triangle, as column panels
+ * `G[i₀:d, i₀:i₁] = aᵀ[i₀:d, :]·a[:, i₀:i₁]`; see docs/performance.md.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {ERInputError, ERNumericalError} from './errors';
-import {columnSums} from './reduce';
-import {choleskySolveInPlace, solveSPD, solveSPDInPlace, symmetrize} from './spd';
-
-/** Options of {@link RidgeAccumulator.solve}. */
-export interface RidgeSolveConfig {
-  /**
-   * Dimensionless ridge: `λ = alpha · trace(cov a) / d`. Default 1e-3.
-   * 'auto' picks it from {@link AUTO_ALPHAS} by generalised cross-validation
-   * (GCV), computed from the statistics alone (centred fits only).
-   */
-  alpha?: number|'auto';
-  /** Fit an unpenalised intercept by centring (default true). */
-  fitIntercept?: boolean;
-}
-
-/** A solved ridge regression, in float64. */
-export interface RidgeSolution {
-  /** Weights, d×k row-major. */
-  W: Float64Array;
-  /** Intercept, length k (zeros when `fitIntercept` is false). */
-  b: Float64Array;
-  /** Input width d. */
-  inDim: number;
-  /** Output width k. */
-  outDim: number;
-  /** The ridge λ that was requested. */
-  lambda: number;
-  /** The ridge λ finally used (raised if the system was not positive definite). */
-  lambdaUsed: number;
-  /** The dimensionless α used (the chosen one with alpha 'auto'). */
-  alpha: number;
-  /** Rows the statistics cover. */
-  count: number;
-  /** Human-readable notes (e.g. the ridge was raised); empty when all went well. */
-  warnings: string[];
-}
+import {ERInputError} from '../errors';
+import {columnSums} from '../reduce';
+import {mergeShardStats, RidgeMoments, RidgeShardStats} from './moments';
+import {refitLinear, RidgeSolution, RidgeSolveConfig, RidgeSystem, solveRidge} from './solve';
 
 /**
  * The sums a {@link RidgeAccumulator} holds, as plain tensors (full Gram), so
@@ -103,41 +47,17 @@ export function disposeRidgeState(state: RidgeState): void {
   tf.dispose([state.gram, state.sumA, state.cross, state.sumT, state.sumSqT, state.shift]);
 }
 
-/** What a solve keeps of its factorisation, for re-solves and refits on the same Gram. */
-interface Factored {
-  /** Cholesky factor (lower triangle) of the covariance plus `shift`·I. */
-  factor: Float64Array;
-  /** Column means of the inputs. */
-  mean: Float64Array;
-  centred: boolean;
-  /** The ridge requested. */
-  lambda: number;
-  /** The ridge finally used (raised if the system was not positive definite). */
-  shift: number;
-  /** The α it was factored for; null after an automatic (GCV) choice, redone for new targets. */
-  alpha: number|null;
-  /** Notes of the factorisation, repeated by every solve that reuses it. */
-  warnings: string[];
-}
-
-/** The α grid of `alpha: 'auto'` (log-spaced, 1e-4 … 10). */
-export const AUTO_ALPHAS: ReadonlyArray<number> = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1, 3, 10];
-
 /**
  * Backends whose `slice` copies the whole source tensor to JS before taking
- * the slice (tfjs-backend-wasm 4.22: Slice calls `readSync` on the source).
- * The Gram panels read a batch back once instead of slicing it 2k − 1 times:
- * measured on the ER fit of 784-1000-10 (60k MNIST, batch 2000), the slices'
- * transient copies raised the peak resident memory by 37 MB.
+ * the slice (tfjs-backend-wasm 4.22: Slice calls `readSync` on the source):
+ * there the Gram panels read a batch back once instead of slicing it 2k − 1
+ * times.
  */
 const WHOLE_COPY_SLICE = new Set(['wasm']);
 
-/** Target width of one Gram panel (see the module comment). */
+/** Target width of one Gram panel. */
 const GRAM_BLOCK = 500;
-/**
- * Narrower Grams are one full product: panels save little there and their
- * extra temporaries cost memory (see the module comment).
- */
+/** Narrower Grams are one full product: panels save little there and their temporaries cost memory. */
 const MIN_PANELS = 3;
 
 /**
@@ -158,21 +78,24 @@ export class RidgeAccumulator {
   /** Target width of one Gram panel. */
   private readonly gramBlock: number;
   private cross: tf.Tensor2D|null = null;
+  /** Σ (a − shift) over the Gram's rows. */
   private sumA: tf.Tensor1D|null = null;
+  /** Σ (a − shift) over the cross product's rows (they may be only those). */
+  private sumAX: tf.Tensor1D|null = null;
   private sumT: tf.Tensor1D|null = null;
   private sumSqT: tf.Tensor1D|null = null;
   private shift: tf.Tensor1D|null = null;
   private gramCount = 0;
   private crossCount = 0;
   /** The last solve's factorisation while the Gram is unchanged (null after new rows). */
-  private factored: Factored|null = null;
+  private system: RidgeSystem|null = null;
 
   /**
    * @param inDim width d of the inputs `a`.
    * @param outDim width k of the targets `t`.
    * @param label names the layer in error messages.
    * @param gramBlock target width of the Gram's panels (default 500; below
-   *     three panels' width the Gram is one product; see the module comment).
+   *     three panels' width the Gram is one product).
    */
   constructor(readonly inDim: number, readonly outDim: number,
               readonly label = 'ridge', gramBlock = GRAM_BLOCK) {
@@ -230,13 +153,15 @@ export class RidgeAccumulator {
     const sums = tf.tidy(() => {
       const as = tf.sub(a, this.shift!) as tf.Tensor2D;
       const ast = tf.transpose(as) as tf.Tensor2D;
-      const next: Partial<Record<'gram'|'sumA'|'cross'|'sumT'|'sumSqT', tf.Tensor|tf.Tensor[]>> = {};
+      const next: Partial<Record<'gram'|'sumA'|'sumAX'|'cross'|'sumT'|'sumSqT', tf.Tensor|tf.Tensor[]>> = {};
+      const rowSums = tf.sum(ast, 1);
       if (withGram) {
         const batch = this.gramPanels(as, ast);
         next.gram = this.gram ? batch.map((g, i) => tf.add(this.gram![i], g)) : batch;
-        next.sumA = plus(this.sumA, tf.sum(ast, 1));
+        next.sumA = plus(this.sumA, rowSums);
       }
       if (t != null) {
+        next.sumAX = plus(this.sumAX, withGram ? tf.clone(rowSums) : rowSums);
         next.cross = plus(this.cross, tf.matMul(ast, t as tf.Tensor2D));
         next.sumT = plus(this.sumT, columnSums(t));
         next.sumSqT = plus(this.sumSqT, columnSums(tf.square(t)));
@@ -251,7 +176,8 @@ export class RidgeAccumulator {
       this.invalidate();
     }
     if (t != null) {
-      tf.dispose([this.cross, this.sumT, this.sumSqT].filter(x => x != null) as tf.Tensor[]);
+      tf.dispose([this.cross, this.sumAX, this.sumT, this.sumSqT].filter(x => x != null) as tf.Tensor[]);
+      this.sumAX = tf.keep(sums.sumAX as tf.Tensor1D);
       this.cross = tf.keep(sums.cross as tf.Tensor2D);
       this.sumT = tf.keep(sums.sumT as tf.Tensor1D);
       this.sumSqT = tf.keep(sums.sumSqT as tf.Tensor1D);
@@ -330,6 +256,7 @@ export class RidgeAccumulator {
     acc.gram = b.slice(0, -1).map((start, p) =>
         tf.keep(tf.slice(state.gram, [start, start], [d - start, b[p + 1] - start])));
     acc.sumA = tf.keep(tf.clone(state.sumA));
+    acc.sumAX = tf.keep(tf.clone(state.sumA));
     acc.cross = tf.keep(tf.clone(state.cross));
     acc.sumT = tf.keep(tf.clone(state.sumT));
     acc.sumSqT = tf.keep(tf.clone(state.sumSqT));
@@ -382,8 +309,9 @@ export class RidgeAccumulator {
 
   /** Forgets the targets (cross product), keeping the Gram for new targets. */
   resetCross(): void {
-    tf.dispose([this.cross, this.sumT, this.sumSqT].filter(x => x != null) as tf.Tensor[]);
+    tf.dispose([this.cross, this.sumAX, this.sumT, this.sumSqT].filter(x => x != null) as tf.Tensor[]);
     this.cross = null;
+    this.sumAX = null;
     this.sumT = null;
     this.sumSqT = null;
     this.crossCount = 0;
@@ -402,17 +330,46 @@ export class RidgeAccumulator {
   /** Releases all tensors. */
   dispose(): void { this.reset(); }
 
-  /** Solves the ridge regression from the sums (synchronous read-back). */
+  /**
+   * The sums as plain arrays (synchronous read-back): the Gram part when
+   * `withGram` (and there is one), the targets' part when there is one.
+   */
+  exportStats(withGram = true): RidgeShardStats {
+    const gram = withGram && this.gramCount > 0;
+    const cross = this.crossCount > 0;
+    if (gram && cross && this.gramCount !== this.crossCount) {
+      throw new ERInputError(
+          `${this.label}: the Gram covers ${this.gramCount} rows but the targets ` +
+          `cover ${this.crossCount}; feed the same rows to addGram and addCross`);
+    }
+    const rows = gram ? this.gramCount : this.crossCount;
+    const d = this.inDim, k = this.outDim;
+    if (rows === 0) {
+      return {rows: 0, d, k, shift: new Float32Array(d), sumA: new Float32Array(d), gram: null,
+              cross: null, sumT: null, sumSqT: null};
+    }
+    const read = (t: tf.Tensor) => t.dataSync() as Float32Array;
+    return {
+      rows, d, k: cross ? k : 0, shift: Float32Array.from(read(this.shift!)),
+      sumA: Float32Array.from(read(gram ? this.sumA! : this.sumAX!)),
+      gram: gram ? this.readGram() : null,
+      cross: cross ? Float32Array.from(read(this.cross!)) : null,
+      sumT: cross ? Float32Array.from(read(this.sumT!)) : null,
+      sumSqT: cross ? Float32Array.from(read(this.sumSqT!)) : null,
+    };
+  }
+
+  /** The merged float64 moments of the sums (one shard). */
+  moments(withGram = true): RidgeMoments {
+    return mergeShardStats([this.exportStats(withGram)], this.label);
+  }
+
+  /**
+   * Solves the ridge regression from the sums (synchronous read-back). A
+   * second solve on an unchanged Gram (only the targets were reset and
+   * refilled) reuses the factorisation when α and centring are the same.
+   */
   solve(config: RidgeSolveConfig = {}): RidgeSolution {
-    const auto = config.alpha === 'auto';
-    let alpha = auto ? 1e-3 : (config.alpha as number|undefined) ?? 1e-3;
-    const centred = config.fitIntercept ?? true;
-    if (auto && !centred) {
-      throw new ERInputError(`${this.label}: alpha 'auto' needs a centred fit (fitIntercept true)`);
-    }
-    if (!(alpha >= 0) || !Number.isFinite(alpha)) {
-      throw new ERInputError(`${this.label}: alpha must be a finite number >= 0, got ${alpha}`);
-    }
     if (this.gramCount === 0 || this.crossCount === 0) {
       throw new ERInputError(
           `${this.label}: no rows were accumulated (empty data); pass at least one batch ` +
@@ -423,124 +380,27 @@ export class RidgeAccumulator {
           `${this.label}: the Gram covers ${this.gramCount} rows but the targets ` +
           `cover ${this.crossCount}; feed the same rows to addGram and addCross`);
     }
-    const d = this.inDim, k = this.outDim, n = this.gramCount;
-    // Same Gram (no rows added since the last solve) and ridge: only the
-    // targets changed, so the factor of the last solve still applies.
-    const kept = this.factored;
-    const reuse = !auto && kept != null && kept.alpha === alpha && kept.centred === centred;
-    const G = reuse ? null : this.readGram();
-    const X = Float64Array.from(this.cross!.dataSync());
-    const sa = this.sumA!.dataSync(), st = this.sumT!.dataSync();
-    const shift = this.shift!.dataSync();
-    if (G != null && (!allFinite(G) || !allFinite(sa))) {
-      throw new ERNumericalError(
-          `${this.label}: the inputs contain NaN or Infinity (their Gram is not ` +
-          `finite); clean the data or the layer below. Weights were not changed.`);
-    }
-    if (!allFinite(X) || !allFinite(st)) {
-      throw new ERNumericalError(
-          `${this.label}: the targets contain NaN or Infinity; check the labels ` +
-          `(and the layer above). Weights were not changed.`);
-    }
-    const m = new Float64Array(d);  // mean of shifted inputs
-    for (let i = 0; i < d; i++) m[i] = sa[i] / n;
-    const tbar = new Float64Array(k);
-    for (let q = 0; q < k; q++) tbar[q] = st[q] / n;
-    // rhs: Σ aᵀt/n centred (or uncentred, un-shifted)
-    for (let i = 0; i < d; i++) {
-      for (let q = 0; q < k; q++) {
-        let v = X[i * k + q] / n;
-        if (centred) v -= m[i] * tbar[q];
-        else v += shift[i] * tbar[q];
-        X[i * k + q] = v;
-      }
-    }
-    let W: Float64Array, f: Factored;
-    if (G == null) {
-      f = kept!;
-      W = X;
-      choleskySolveInPlace(f.factor, d, W, k);
-    } else {
-      const warnings: string[] = [];
-      // C = G/n − m mᵀ (centred) or (Σ aaᵀ)/n (uncentred)
-      for (let i = 0; i < d; i++) {
-        for (let j = 0; j < d; j++) {
-          let v = G[i * d + j] / n;
-          if (centred) v -= m[i] * m[j];
-          else v += m[i] * shift[j] + shift[i] * m[j] + shift[i] * shift[j];
-          G[i * d + j] = v;
-        }
-      }
-      symmetrize(G, d);
-      let trace = 0;
-      for (let i = 0; i < d; i++) trace += G[i * d + i];
-      if (auto && trace > 0) {
-        const ss = this.sumSqT!.dataSync();
-        let sst = 0;  // Σ_q var(t_q)
-        for (let q = 0; q < k; q++) sst += ss[q] / n - tbar[q] * tbar[q];
-        alpha = gcvAlpha(G, X, d, k, n, trace, sst);
-      }
-      let lambda = alpha * trace / d;
-      if (!(trace > 0)) {
-        warnings.push(`${this.label}: the inputs are constant (zero variance); ` +
-                      `weights set to zero, bias to the target mean`);
-        lambda = 1;
-      }
-      const r = solveSPDInPlace(G, d, X, k, lambda);  // G is ours: it becomes the factor
-      if (r.raises > 0) {
-        warnings.push(
-            `${this.label}: the ${d}×${d} Gram was singular at ridge ${lambda.toPrecision(3)}; ` +
-            `raised to ${r.shift.toPrecision(3)} (${r.raises}×) to solve. Raise alpha to ` +
-            `silence this.`);
-      }
-      W = r.x;
-      const mean = new Float64Array(d);
-      for (let i = 0; i < d; i++) mean[i] = shift[i] + m[i];
-      f = {factor: r.factor, mean, centred, shift: r.shift, lambda, alpha: auto ? null : alpha, warnings};
-      this.factored = f;
-    }
-    const b = new Float64Array(k);
-    if (centred) {
-      for (let q = 0; q < k; q++) {
-        let s = tbar[q];
-        for (let i = 0; i < d; i++) s -= (shift[i] + m[i]) * W[i * k + q];
-        b[q] = s;
-      }
-    }
-    return {W, b, inDim: d, outDim: k, lambda: f.lambda, lambdaUsed: f.shift, alpha, count: n,
-            warnings: f.warnings.slice()};
+    const kept = this.system;
+    const reusable = kept != null && config.alpha !== 'auto' && kept.alpha === (config.alpha ?? 1e-3) &&
+        kept.centred === (config.fitIntercept ?? true);
+    const {solution, system} = solveRidge(this.moments(!reusable), config, this.label, reusable ? kept : null);
+    this.system = system;
+    return solution;
   }
 
   /**
    * Ridge refit of the fields of an unchanged linear map `h = a·W0 + b0` on
-   * the same Gram and ridge as the last {@link solve}: because cov(a, h) = C·W0,
-   * `W = (C + λI)⁻¹ C W0 = W0 − λ (C + λI)⁻¹ W0`, with no pass over the data.
-   * Used by the automatic step search (`mode: 'erls'`).
+   * the same Gram and ridge as the last {@link solve} (see `refitLinear`).
    */
-  refitLinear(W0: Float64Array, b0: Float64Array, k: number):
-      {W: Float64Array, b: Float64Array} {
-    const f = this.factored;
-    if (f == null) throw new Error(`${this.label}: refitLinear needs a previous solve()`);
-    const d = this.inDim;
-    const x = new Float64Array(W0);
-    choleskySolveInPlace(f.factor, d, x, k);
-    const W = new Float64Array(d * k);
-    for (let i = 0; i < W.length; i++) W[i] = W0[i] - f.shift * x[i];
-    const b = new Float64Array(k);
-    for (let q = 0; q < k; q++) {
-      let s = b0[q];
-      if (f.centred) {
-        for (let i = 0; i < d; i++) s += f.mean[i] * (W0[i * k + q] - W[i * k + q]);
-      }
-      b[q] = s;
-    }
-    return {W, b};
+  refitLinear(W0: Float64Array, b0: Float64Array, k: number): {W: Float64Array, b: Float64Array} {
+    if (this.system == null) throw new Error(`${this.label}: refitLinear needs a previous solve()`);
+    return refitLinear(this.system, W0, b0, k);
   }
 
-  /** The full d×d shifted Gram in float64, assembled from its panels. */
-  private readGram(): Float64Array {
+  /** The full d×d shifted Gram (float32), assembled from its panels. */
+  private readGram(): Float32Array {
     const d = this.inDim, b = this.bounds;
-    const G = new Float64Array(d * d);
+    const G = new Float32Array(d * d);
     for (let p = 0; p + 1 < b.length; p++) {
       const panel = this.gram![p].dataSync();
       const w = b[p + 1] - b[p];
@@ -557,7 +417,7 @@ export class RidgeAccumulator {
   }
 
   private invalidate() {
-    this.factored = null;
+    this.system = null;
   }
 
   private ensureShift(a: tf.Tensor) {
@@ -586,67 +446,7 @@ export class RidgeAccumulator {
   }
 }
 
-/**
- * The α of {@link AUTO_ALPHAS} with the smallest generalised cross-validation
- * score `GCV = (RSS/n) / (1 − (df + 1)/n)²` (df = tr C(C + λI)⁻¹, +1 for the
- * intercept), from the centred covariance `C` (d×d), cross-covariance `R`
- * (d×k) and total target variance `sst`, all per row. RSS/n =
- * sst − 2·tr(WᵀR) + tr(WᵀCW) needs no pass over the data.
- */
-function gcvAlpha(C: Float64Array, R: Float64Array, d: number, k: number, n: number, trace: number,
-                  sst: number): number {
-  let best = AUTO_ALPHAS[AUTO_ALPHAS.length - 1], bestScore = Infinity;
-  const cw = new Float64Array(d * k);
-  for (const a of AUTO_ALPHAS) {
-    const r = solveSPD(C, d, R, k, a * trace / d);
-    const W = r.x;
-    // C·W
-    cw.fill(0);
-    for (let i = 0; i < d; i++) {
-      const ci = i * d;
-      for (let j = 0; j < d; j++) {
-        const c = C[ci + j];
-        if (c === 0) continue;
-        for (let q = 0; q < k; q++) cw[i * k + q] += c * W[j * k + q];
-      }
-    }
-    let rss = sst;
-    for (let i = 0; i < d * k; i++) rss += W[i] * (cw[i] - 2 * R[i]);
-    const df = d - r.shift * inverseTrace(r.factor, d) + 1;
-    const denom = 1 - df / n;
-    const score = denom > 1e-9 ? Math.max(rss, 0) / (denom * denom) : Infinity;
-    if (score < bestScore) {
-      bestScore = score;
-      best = a;
-    }
-  }
-  return best;
-}
-
-/** tr(A⁻¹) from the Cholesky factor L of A (row-major lower): Σ (L⁻¹)ᵢⱼ². */
-function inverseTrace(L: Float64Array, n: number): number {
-  let total = 0;
-  const z = new Float64Array(n);
-  for (let j = 0; j < n; j++) {
-    // L z = e_j; z_i = 0 for i < j
-    z.fill(0, j);
-    for (let i = j; i < n; i++) {
-      let s = i === j ? 1 : 0;
-      const li = i * n;
-      for (let m = j; m < i; m++) s -= L[li + m] * z[m];
-      z[i] = s / L[li + i];
-      total += z[i] * z[i];
-    }
-  }
-  return total;
-}
-
 /** `sum + batch`, or `batch` for the first batch (call inside tidy). */
 function plus(sum: tf.Tensor|null, batch: tf.Tensor): tf.Tensor {
   return sum != null ? tf.add(sum, batch) : batch;
-}
-
-function allFinite(x: ArrayLike<number>): boolean {
-  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) return false;
-  return true;
 }

@@ -1,0 +1,186 @@
+/**
+ * The centred ridge solve from merged moments, in float64:
+ * `W = (C + λI)⁻¹ R`, `b = t̄ − āW`, with `C = cov(a)`, `R = cov(a, t)` and
+ * `λ = α·trace(C)/d`. The factorisation of `C + λI` is kept as a
+ * {@link RidgeSystem} so new targets on the same Gram (a cached Gram, the
+ * step search's refits) need no new factorisation.
+ */
+import {ERInputError, ERNumericalError} from '../errors';
+import {choleskySolveInPlace, solveSPDInPlace} from '../spd';
+import {gcvAlpha} from './gcv';
+import {allFinite, RidgeMoments} from './moments';
+
+export {AUTO_ALPHAS} from './gcv';
+
+/** Options of a ridge solve. */
+export interface RidgeSolveConfig {
+  /**
+   * Dimensionless ridge: `λ = alpha · trace(cov a) / d`. Default 1e-3.
+   * 'auto' picks it from {@link AUTO_ALPHAS} by generalised cross-validation
+   * (GCV), computed from the statistics alone (centred fits only).
+   */
+  alpha?: number|'auto';
+  /** Fit an unpenalised intercept by centring (default true). */
+  fitIntercept?: boolean;
+}
+
+/** A solved ridge regression, in float64. */
+export interface RidgeSolution {
+  /** Weights, d×k row-major. */
+  W: Float64Array;
+  /** Intercept, length k (zeros when `fitIntercept` is false). */
+  b: Float64Array;
+  /** Input width d. */
+  inDim: number;
+  /** Output width k. */
+  outDim: number;
+  /** The ridge λ that was requested. */
+  lambda: number;
+  /** The ridge λ finally used (raised if the system was not positive definite). */
+  lambdaUsed: number;
+  /** The dimensionless α used (the chosen one with alpha 'auto'). */
+  alpha: number;
+  /** Rows the statistics cover. */
+  count: number;
+  /** Human-readable notes (e.g. the ridge was raised); empty when all went well. */
+  warnings: string[];
+}
+
+/** A factored Gram: what later solves on the same inputs reuse. */
+export interface RidgeSystem {
+  d: number;
+  /** Rows the Gram covers. */
+  n: number;
+  /** Column means of the inputs. */
+  mean: Float64Array;
+  centred: boolean;
+  /** The α it was factored for. */
+  alpha: number;
+  /** The ridge requested. */
+  lambda: number;
+  /** The ridge finally used (raised if the system was not positive definite). */
+  shift: number;
+  /** Cholesky factor (lower triangle) of the (centred) second moment plus `shift`·I. */
+  factor: Float64Array;
+  /** Notes of the factorisation, repeated by every solve that reuses it. */
+  warnings: string[];
+}
+
+/** Checks and normalises a solve's options; throws naming `label`. */
+export function checkSolveConfig(config: RidgeSolveConfig, label: string): {alpha: number|'auto', centred: boolean} {
+  const alpha = config.alpha ?? 1e-3;
+  const centred = config.fitIntercept ?? true;
+  if (alpha === 'auto') {
+    if (!centred) throw new ERInputError(`${label}: alpha 'auto' needs a centred fit (fitIntercept true)`);
+  } else if (typeof alpha !== 'number' || !(alpha >= 0) || !Number.isFinite(alpha)) {
+    throw new ERInputError(`${label}: alpha must be a finite number >= 0, got ${alpha}`);
+  }
+  return {alpha, centred};
+}
+
+/**
+ * Solves the ridge regression of `m`. Uses `reuse` (a factorisation of the
+ * same Gram, for the same α and centring) when given and it applies; else
+ * factors `m.scatter`, which is consumed (it becomes the factor). Returns the
+ * solution and the system for later reuse.
+ */
+export function solveRidge(m: RidgeMoments, config: RidgeSolveConfig, label: string,
+                           reuse: RidgeSystem|null = null): {solution: RidgeSolution, system: RidgeSystem} {
+  const {alpha: requested, centred} = checkSolveConfig(config, label);
+  const {d, k, n} = m;
+  if (n === 0) {
+    throw new ERInputError(`${label}: no rows were accumulated (empty data); pass at least one batch ` +
+                           `with one row before solving`);
+  }
+  if (m.crossScatter == null || m.tMean == null) throw new Error(`${label}: solve needs the targets' statistics`);
+  if (!allFinite(m.scatter) || !allFinite(m.mean)) {
+    throw new ERNumericalError(
+        `${label}: the inputs contain NaN or Infinity (their Gram is not finite); clean the data or ` +
+        `the layer below. Weights were not changed.`);
+  }
+  if (!allFinite(m.crossScatter) || !allFinite(m.tMean)) {
+    throw new ERNumericalError(`${label}: the targets contain NaN or Infinity; check the labels ` +
+                               `(and the layer above). Weights were not changed.`);
+  }
+  // Right-hand side per row: cov(a, t) (centred) or E[a tᵀ] (uncentred).
+  const X = new Float64Array(d * k);
+  for (let i = 0; i < d; i++) {
+    for (let q = 0; q < k; q++) {
+      X[i * k + q] = m.crossScatter[i * k + q] / n + (centred ? 0 : m.mean[i] * m.tMean[q]);
+    }
+  }
+  let system: RidgeSystem;
+  let W: Float64Array;
+  const fits = reuse != null && requested !== 'auto' && reuse.alpha === requested && reuse.centred === centred &&
+      reuse.d === d && reuse.n === n;
+  if (fits) {
+    system = reuse!;
+    W = X;
+    choleskySolveInPlace(system.factor, d, W, k);
+  } else {
+    if (m.scatter == null) throw new Error(`${label}: solve needs the Gram (none computed, none reused)`);
+    const C = m.scatter;
+    m.scatter = null;  // consumed: becomes the factor
+    for (let i = 0; i < d; i++) {
+      for (let j = 0; j < d; j++) C[i * d + j] = C[i * d + j] / n + (centred ? 0 : m.mean[i] * m.mean[j]);
+    }
+    let trace = 0;
+    for (let i = 0; i < d; i++) trace += C[i * d + i];
+    const warnings: string[] = [];
+    let alpha = requested === 'auto' ? 1e-3 : requested;
+    if (requested === 'auto' && trace > 0) {
+      let sst = 0;
+      for (let q = 0; q < k; q++) sst += m.tScatter![q] / n;
+      alpha = gcvAlpha(C, X, d, k, n, trace, sst);
+    }
+    let lambda = alpha * trace / d;
+    if (!(trace > 0)) {
+      warnings.push(`${label}: the inputs are constant (zero variance); weights set to zero, bias to the target mean`);
+      lambda = 1;
+    }
+    const r = solveSPDInPlace(C, d, X, k, lambda);
+    if (r.raises > 0) {
+      warnings.push(`${label}: the ${d}×${d} Gram was singular at ridge ${lambda.toPrecision(3)}; raised to ` +
+                    `${r.shift.toPrecision(3)} (${r.raises}×) to solve. Raise alpha to silence this.`);
+    }
+    W = r.x;
+    system = {d, n, mean: m.mean, centred, alpha, lambda, shift: r.shift, factor: r.factor, warnings};
+  }
+  const b = new Float64Array(k);
+  if (centred) {
+    for (let q = 0; q < k; q++) {
+      let s = m.tMean[q];
+      for (let i = 0; i < d; i++) s -= m.mean[i] * W[i * k + q];
+      b[q] = s;
+    }
+  }
+  return {
+    solution: {W, b, inDim: d, outDim: k, lambda: system.lambda, lambdaUsed: system.shift, alpha: system.alpha,
+               count: n, warnings: system.warnings.slice()},
+    system,
+  };
+}
+
+/**
+ * Ridge refit of the fields of an unchanged linear map `h = a·W0 + b0` on the
+ * Gram and ridge of `system`: because cov(a, h) = C·W0,
+ * `W = (C + λI)⁻¹ C W0 = W0 − λ (C + λI)⁻¹ W0`, with no pass over the data.
+ * Used by the automatic step search (`mode: 'erls'`).
+ */
+export function refitLinear(system: RidgeSystem, W0: Float64Array, b0: Float64Array, k: number):
+    {W: Float64Array, b: Float64Array} {
+  const d = system.d;
+  const x = new Float64Array(W0);
+  choleskySolveInPlace(system.factor, d, x, k);
+  const W = new Float64Array(d * k);
+  for (let i = 0; i < W.length; i++) W[i] = W0[i] - system.shift * x[i];
+  const b = new Float64Array(k);
+  for (let q = 0; q < k; q++) {
+    let s = b0[q];
+    if (system.centred) {
+      for (let i = 0; i < d; i++) s += system.mean[i] * (W0[i * k + q] - W[i * k + q]);
+    }
+    b[q] = s;
+  }
+  return {W, b};
+}

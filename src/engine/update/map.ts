@@ -1,0 +1,301 @@
+/**
+ * The map step of an ER update: one pass of a {@link PassPlan} over one
+ * shard's rows, on the tfjs backend of wherever the shard lives (this
+ * thread, a worker thread, a Web Worker, a worker process). It returns only
+ * additive statistics ({@link PassStats}); the shard keeps, between the
+ * passes of one update, the weights the coordinator sent and the reflected
+ * output targets the refresh pass reuses.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {activate} from '../activations';
+import {ERInputError} from '../errors';
+import {columnSums} from '../reduce';
+import {reflectHidden, reflectOutput} from '../reflect';
+import {RidgeAccumulator} from '../ridge/accumulator';
+import {designRows, fieldRows, forwardUnits, isSolved, NetworkUnit, passForward, rowWidth, SolvedUnit,
+        unitField, unitPreimage, unitWidth, UnitWeights, validateUnits, weightsAt} from '../units';
+import {ObservedStats, PassPlan, PassStats, PredictionPieces} from './plan';
+
+/** One chunk of a shard's rows: inputs, targets (as the output layer needs them) and the first row's index. */
+export interface ShardChunk {
+  x: tf.Tensor;
+  y: tf.Tensor;
+  /** Index of the chunk's first row in the whole data (the split of rows into shards is the caller's). */
+  offset: number;
+}
+
+/**
+ * A shard's rows, chunk by chunk; walked once per pass, the same chunks in
+ * the same order each time. Chunks belong to the source (the runner keeps
+ * none of them).
+ */
+export type ShardData = () => Iterable<ShardChunk>;
+
+/** The weight slots of a shard, set by the coordinator between passes. */
+export type WeightSlot = 'next'|'operator'|'w0';
+
+/**
+ * Runs the passes of one update on one shard. Holds references to the
+ * weights it was given (it never disposes them) and owns the targets it keeps.
+ */
+export class ShardRunner {
+  private readonly out: number;
+  private readonly outShape: number[];
+  private readonly inShape: number[];
+  /** Solved weights of this update so far (null: unchanged). */
+  readonly next: Array<UnitWeights|null>;
+  /** Pre-image operators of solved units, from their new weights. */
+  readonly operators: Array<tf.Tensor2D|null>;
+  /** The step search's γ = 0 weights of the blended units. */
+  readonly w0: Array<UnitWeights|null>;
+  /** Reflected output targets of the first target pass, by chunk offset. */
+  private readonly kept = new Map<number, tf.Tensor>();
+
+  /** @param units the network with the weights the update starts from (not copied). */
+  constructor(readonly units: NetworkUnit[], inputShape: number[]) {
+    const shapes = validateUnits(units, inputShape);
+    this.inShape = inputShape.slice();
+    this.outShape = shapes.output;
+    this.out = units.length - 1;
+    this.next = units.map(() => null);
+    this.operators = units.map(() => null);
+    this.w0 = units.map(() => null);
+  }
+
+  /** Sets a weight slot of unit `i` (null clears it). The runner does not own the tensors. */
+  set(slot: WeightSlot, i: number, value: UnitWeights|tf.Tensor2D|null): void {
+    if (slot === 'operator') this.operators[i] = value as tf.Tensor2D|null;
+    else this[slot][i] = value as UnitWeights|null;
+  }
+
+  /** Runs one pass over `data`. */
+  run(plan: PassPlan, data: ShardData): PassStats {
+    switch (plan.kind) {
+      case 'first': return this.firstPass(plan, data);
+      case 'rebuild': return this.outputPass(plan.unit, data, 'full', false);
+      case 'target': return this.targetPass(plan, data);
+      case 'refresh': return this.outputPass(plan.unit, data, 'full', true);
+      case 'search': return this.searchPass(plan, data);
+      default: throw new Error(`unknown pass '${(plan as {kind: string}).kind}'`);
+    }
+  }
+
+  /** Releases the kept targets. */
+  dispose(): void {
+    for (const t of this.kept.values()) t.dispose();
+    this.kept.clear();
+  }
+
+  private get outUnit(): SolvedUnit {
+    return this.units[this.out] as SolvedUnit;
+  }
+
+  private checkChunk(c: ShardChunk) {
+    const {x, y} = c, want = this.inShape, out = this.outUnit;
+    if (x.rank !== want.length + 1 || !x.shape.slice(1).every((d, i) => d === want[i])) {
+      throw new ERInputError(`${this.units[0].name}: inputs must have shape [rows, ${want}], got [${x.shape}]`);
+    }
+    if (x.shape[0] === 0) throw new ERInputError('empty batch (0 rows) in the inputs');
+    if (y.rank !== this.outShape.length + 1 || y.shape[0] !== x.shape[0] ||
+        !y.shape.slice(1).every((d, i) => d === this.outShape[i])) {
+      throw new ERInputError(
+          `${out.name}: targets must have shape [${x.shape[0]}, ${this.outShape}] to match the inputs ` +
+          `and the output, got [${y.shape}]`);
+    }
+  }
+
+  private accumulatorFor(i: number): RidgeAccumulator {
+    const u = this.units[i] as SolvedUnit;
+    return new RidgeAccumulator(rowWidth(u), unitWidth(u), u.name);
+  }
+
+  private firstPass(plan: Extract<PassPlan, {kind: 'first'}>, data: ShardData): PassStats {
+    const out = this.outUnit;
+    const acc = plan.unit != null ? this.accumulatorFor(plan.unit) : null;
+    let finite: tf.Tensor|null = null, yMin: tf.Tensor|null = null, yMax: tf.Tensor|null = null;
+    let xMax: tf.Tensor|null = null;
+    let sums: tf.Tensor|null = null, sumSq: tf.Tensor|null = null;
+    const pieces: PredictionPieces['pieces'] = [];
+    let rows = 0;
+    try {
+      for (const c of data()) {
+        this.checkChunk(c);
+        const {x, y} = c;
+        const prediction = tf.tidy((): tf.Tensor|undefined => {
+          const {inputs, fields} = forwardUnits(this.units, x);
+          const h = fields[this.out]!;
+          if (acc != null) {
+            const t = reflectOutput(out.activation, h, y);
+            const a = designRows(out, inputs[this.out]), tr = fieldRows(out, t);
+            if (plan.part === 'full') acc.add(a, tr);
+            else acc.addCross(a, tr);
+          }
+          const ok = tf.logicalAnd(tf.all(tf.isFinite(x)), tf.all(tf.isFinite(y)));
+          finite = keepFold(finite, ok, tf.logicalAnd);
+          yMin = keepFold(yMin, tf.min(y), tf.minimum);
+          yMax = keepFold(yMax, tf.max(y), tf.maximum);
+          xMax = keepFold(xMax, tf.max(tf.abs(x)), tf.maximum);
+          if (plan.fingerprint) {
+            const flat = tf.reshape(x, [x.shape[0], -1]);
+            sums = keepFold(sums, columnSums(flat), tf.add);
+            sumSq = keepFold(sumSq, tf.sum(tf.square(flat)), tf.add);
+          }
+          return plan.predictions ? tf.reshape(activate(out.activation, h), [x.shape[0], -1]) : undefined;
+        }) as tf.Tensor|undefined;
+        if (prediction != null) {
+          pieces.push({offset: c.offset, values: prediction.dataSync() as Float32Array});
+          prediction.dispose();
+        }
+        rows += x.shape[0];
+      }
+      const stats: PassStats = {rows};
+      if (rows > 0) {
+        const [ok, lo, hi, big] = [finite!, yMin!, yMax!, xMax!].map(t => (t as tf.Tensor).dataSync()[0]);
+        stats.observed = {finite: ok === 1, yMin: lo, yMax: hi, xAbsMax: big} as ObservedStats;
+        if (plan.fingerprint) {
+          stats.fingerprint = {rows, sums: Float64Array.from((sums as unknown as tf.Tensor).dataSync()),
+                               sumSq: (sumSq as unknown as tf.Tensor).dataSync()[0]};
+        }
+      }
+      if (acc != null) stats.ridge = acc.exportStats(plan.part === 'full');
+      if (plan.predictions) {
+        const size = this.outShape.reduce((a, b) => a * b, 1);
+        stats.predictions = {width: size, pieces};
+      }
+      return stats;
+    } finally {
+      acc?.dispose();
+      tf.dispose([finite, yMin, yMax, xMax, sums, sumSq].filter(t => t != null) as unknown as tf.Tensor[]);
+    }
+  }
+
+  /** The output unit's statistics: of the current features (rebuild) or of the new ones (refresh). */
+  private outputPass(unit: number, data: ShardData, part: 'full', refresh: boolean): PassStats {
+    const out = this.outUnit;
+    const acc = this.accumulatorFor(unit);
+    let rows = 0;
+    try {
+      for (const c of data()) {
+        this.checkChunk(c);
+        tf.tidy(() => {
+          const kept = refresh ? this.kept.get(c.offset) : undefined;
+          const target = kept != null && kept.shape[0] === c.x.shape[0] ? kept :
+              reflectOutput(out.activation, forwardUnits(this.units, c.x).fields[this.out]!, c.y);
+          const a = forwardUnits(this.units, c.x, refresh ? this.next : undefined).inputs[this.out];
+          if (part === 'full') acc.add(designRows(out, a), fieldRows(out, target));
+        });
+        rows += c.x.shape[0];
+      }
+      return {rows, ridge: acc.exportStats(true)};
+    } finally {
+      acc.dispose();
+    }
+  }
+
+  private targetPass(plan: Extract<PassPlan, {kind: 'target'}>, data: ShardData): PassStats {
+    const k = plan.unit, u = this.units[k] as SolvedUnit, out = this.outUnit;
+    const acc = this.accumulatorFor(k);
+    let rows = 0;
+    try {
+      for (const c of data()) {
+        this.checkChunk(c);
+        tf.tidy(() => {
+          const {inputs, fields} = forwardUnits(this.units, c.x);
+          const tOut = reflectOutput(out.activation, fields[this.out]!, c.y);
+          if (plan.keepTargets) {
+            this.kept.get(c.offset)?.dispose();
+            this.kept.set(c.offset, tf.keep(tOut));
+          }
+          const t = this.targetDownTo(k, inputs, fields, tOut);
+          const a = designRows(u, inputs[k]), tr = fieldRows(u, t);
+          if (plan.part === 'full') acc.add(a, tr);
+          else acc.addCross(a, tr);
+        });
+        rows += c.x.shape[0];
+      }
+      return {rows, ridge: acc.exportStats(plan.part === 'full')};
+    } finally {
+      acc.dispose();
+    }
+  }
+
+  /** Field target of solved unit k, carried from the reflected output target through the new weights above. */
+  private targetDownTo(k: number, inputs: tf.Tensor[], fields: Array<tf.Tensor|null>, tOut: tf.Tensor): tf.Tensor {
+    let t = tOut;
+    for (let j = this.out; j > k; j--) {
+      const u = this.units[j];
+      const below = unitPreimage(u, inputs[j], t, isSolved(u) ? weightsAt(this.units, j, this.next) : null,
+                                 this.operators[j]);
+      const prev = this.units[j - 1];
+      t = isSolved(prev) ? reflectHidden(prev.activation, fields[j - 1]!, below) : below;
+    }
+    return t;
+  }
+
+  /**
+   * The misfit of the output field against the reflected output targets for
+   * each γ, on the rows with index < `plan.rows`. The blended units'
+   * weights are `w0 + γ(next − w0)`; the lowest one's field is linear in γ,
+   * so it is computed twice per chunk, not once per γ.
+   */
+  private searchPass(plan: Extract<PassPlan, {kind: 'search'}>, data: ShardData): PassStats {
+    const {units, out} = this;
+    const outAct = this.outUnit.activation;
+    const low = plan.low, blended = new Set(plan.blended);
+    const deltas = units.map((_, i) => !blended.has(i) ? null : tf.tidy(() => ({
+      kernel: tf.sub(this.next[i]!.kernel, this.w0[i]!.kernel),
+      bias: this.next[i]!.bias != null ? tf.sub(this.next[i]!.bias!, this.w0[i]!.bias!) as tf.Tensor1D : null,
+    }) as unknown as tf.TensorContainer) as unknown as UnitWeights|null);
+    const sums = new Float64Array(plan.gammas.length);
+    let count = 0, rows = 0;
+    try {
+      for (const c of data()) {
+        const take = Math.min(c.x.shape[0], plan.rows - c.offset);
+        if (take <= 0) continue;
+        this.checkChunk(c);
+        const v = tf.tidy(() => {
+          const x = take < c.x.shape[0] ? tf.slice(c.x, 0, take) : c.x;
+          const y = take < c.y.shape[0] ? tf.slice(c.y, 0, take) : c.y;
+          const {inputs, fields} = forwardUnits(units, x);
+          const target = reflectOutput(outAct, fields[out]!, y);
+          const lowUnit = units[low] as SolvedUnit;
+          const base = unitField(lowUnit, inputs[low], this.w0[low]!);
+          const dh = tf.sub(unitField(lowUnit, inputs[low], this.next[low]!), base);
+          return tf.stack(plan.gammas.map(g => tf.tidy(() => {
+            let h = tf.add(base, tf.mul(dh, g));
+            let a = low < out ? activate(lowUnit.activation, h) : h;
+            for (let i = low + 1; i <= out; i++) {
+              const u = units[i];
+              if (!isSolved(u)) {
+                a = passForward(u, a);
+                continue;
+              }
+              const w = blended.has(i) ? {
+                kernel: tf.add(this.w0[i]!.kernel, tf.mul(deltas[i]!.kernel, g)),
+                bias: this.w0[i]!.bias != null ? tf.add(this.w0[i]!.bias!, tf.mul(deltas[i]!.bias!, g)) as tf.Tensor1D : null,
+              } : weightsAt(units, i, this.next);
+              h = unitField(u, a, w);
+              if (i < out) a = activate(u.activation, h);
+            }
+            return tf.sum(tf.square(tf.sub(h, target)));
+          })));
+        });
+        const s = v.dataSync();
+        v.dispose();
+        s.forEach((m, j) => { sums[j] += m; });
+        count += take * (c.y.size / c.y.shape[0]);
+        rows += take;
+      }
+      return {rows, misfit: {sums, count}};
+    } finally {
+      deltas.forEach(d => { if (d != null) tf.dispose([d.kernel, d.bias].filter(t => t != null) as tf.Tensor[]); });
+    }
+  }
+}
+
+/** `op(acc, v)` (or `v` when `acc` is null), kept; `acc` is disposed. Safe inside a tidy. */
+function keepFold(acc: tf.Tensor|null, v: tf.Tensor, op: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): tf.Tensor {
+  const next = tf.keep(acc == null ? v : op(acc, v));
+  acc?.dispose();
+  return next;
+}
