@@ -1,14 +1,23 @@
 // Karma runs the same specs in headless Chromium on the webgl and cpu backends.
 // CHROME_BIN selects the browser (scripts/test.mjs finds /usr/bin/chromium).
+// ER_KARMA_ENTRY picks another entry (e.g. one spec file) while developing.
+const entry = process.env.ER_KARMA_ENTRY || 'test/browser/index.ts';
+
 module.exports = function(config) {
   config.set({
     basePath: __dirname,
     frameworks: ['jasmine'],
     files: [
-      'test/browser/index.ts',
+      entry,
       {pattern: 'test/fixtures/*', included: false, served: true, watched: false},
+      // what the Web Worker specs' workers load (dist/ is built first by scripts/test.mjs)
+      {pattern: 'dist/tfjs-er.worker.js', included: false, served: true, watched: false},
+      {pattern: 'node_modules/@tensorflow/tfjs/dist/tf.min.js', included: false, served: true, watched: false},
+      {pattern: 'node_modules/@tensorflow/tfjs-backend-wasm/dist/*.{js,wasm}', included: false, served: true,
+       watched: false},
     ],
-    preprocessors: {'test/browser/index.ts': ['esbuild']},
+    mime: {'application/wasm': ['wasm']},
+    preprocessors: {[entry]: ['esbuild']},
     esbuild: {
       target: 'es2019',
       external: ['fs', 'path', 'worker_threads', 'perf_hooks'],

@@ -39,8 +39,18 @@ module.exports = [
     ],
   },
 
+  // The Web Worker script of webWorkerPool(): its banner loads the tfjs scripts named in its URL.
   {
-    input: {node: 'src/node/index.ts', cli: 'src/node/cli.ts'},
+    input: 'src/executors/worker_entry.ts',
+    external,
+    plugins: [ts(false)],
+    output: {file: 'dist/tfjs-er.worker.js', format: 'iife', globals, sourcemap: true,
+             banner: `${banner}\n(function () { var s = new URLSearchParams(self.location.search).get('tfjs'); ` +
+                     `if (s) importScripts.apply(self, JSON.parse(s)); })();`},
+  },
+
+  {
+    input: {node: 'src/node/index.ts', cli: 'src/node/cli.ts', thread_worker: 'src/node/thread_worker.ts'},
     external: nodeExternal,
     plugins: [ts(false, './tsconfig.node.json')],
     output: {dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: '[name]-[hash].cjs',

@@ -51,6 +51,10 @@ if (runBrowser) {
                   'or set CHROME_BIN to a Chrome/Chromium binary');
   } else {
     process.env.CHROME_BIN = chrome;
+    // dist/ first: the Web Worker specs load dist/tfjs-er.worker.js and the demo loads dist/
+    const build = spawnSync('npm', ['run', '-s', 'build'], {cwd: root, stdio: 'inherit'});
+    const built = build.status === 0;
+    if (!built) problems.push('npm run build failed (the browser specs and the demo load dist/)');
     // karma-esbuild writes its bundle to os.tmpdir() and imports the entry by a relative
     // path without "./" when the repo itself lies under the temp dir: keep it inside.
     const tmp = path.join(root, '.cache', 'karma-tmp');
@@ -77,10 +81,7 @@ if (runBrowser) {
     if (browserResult.exitCode !== 0) problems.push(`karma exited with ${browserResult.exitCode}`);
 
     console.log('== Chromium: the browser demo end to end (playwright-core) ==');
-    const build = spawnSync('npm', ['run', '-s', 'build'], {cwd: root, stdio: 'inherit'});
-    if (build.status !== 0) {
-      problems.push('npm run build failed (the demo loads dist/)');
-    } else {
+    if (built) {
       const {runDemoE2E} = await import('../test/e2e/demo.e2e.mjs');
       const e2e = await runDemoE2E(chrome);
       totals.passed += e2e.passed;

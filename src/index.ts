@@ -18,7 +18,11 @@ export {ERConfig, er, ERUpdateSchedule, ExpectationReflection} from './optimizer
 export {ERDense, ERDenseLayerArgs} from './layers/er_dense';
 export {ERConv2D, ERConv2DLayerArgs} from './layers/er_conv2d';
 export {ERLossName, SUPPORTED_LOSSES} from './training/losses';
-export {ERExecutor, ExecutorRun} from './executors/executor';
+export {ERExecutor, ExecutorRun, RunOptions} from './executors/executor';
+export {RemoteRun, RemoteShard} from './executors/remote';
+export {ShardPort} from './executors/protocol';
+export {serveShard} from './executors/shard_server';
+export {WebWorkerPool, webWorkerPool, WebWorkerPoolOptions} from './executors/web_workers';
 export {inProcess, InProcessExecutor} from './executors/in_process';
 export {erLayers};
 export {version} from './version';

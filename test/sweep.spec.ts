@@ -185,10 +185,13 @@ describeBackends('ER sweep', () => {
     tf.dispose([x, y]);
   });
 
-  it('batch size does not change the update (float32 tolerance)', () => {
+  it('batch size does not change the update: every size agrees with row-by-row accumulation', () => {
+    // Each batch's products are float32 (on the backend); batches merge in float64. One row per
+    // batch is the exact reference; larger batches differ by the rounding of their own products,
+    // measured against the layer's weight scale.
     const x = tf.tensor2d(ringX);
     const y = tf.oneHot(tf.tensor1d(ringY, 'int32'), 2).toFloat() as tf.Tensor2D;
-    const results = [1000, 100, 7].map(bs => {
+    const results = [1, 1000, 100, 7].map(bs => {
       const layers = mlp([2, 16, 2], 'relu', 'softmax');
       initialise(layers, x, 9);
       const {weights} = erSweep(layers, tensorBatches(x, y, bs));
@@ -198,15 +201,14 @@ describeBackends('ER sweep', () => {
       return out;
     });
     for (const r of results.slice(1)) {
-      r.forEach((pair, i) => pair.forEach((arr, j) => {
-        const base = results[0][i][j];
-        let scale = 0, diff = 0;
-        base.forEach((v, q) => {
-          scale = Math.max(scale, Math.abs(v));
-          diff = Math.max(diff, Math.abs(v - arr[q]));
+      r.forEach((pair, i) => {
+        const scale = Math.max(...results[0][i].map(arr => Math.max(...Array.from(arr).map(Math.abs))));
+        pair.forEach((arr, j) => {
+          const base = results[0][i][j];
+          const diff = Math.max(...Array.from(base).map((v, q) => Math.abs(v - arr[q])));
+          expect(diff / scale).withContext(`layer ${i} tensor ${j}`).toBeLessThan(2e-3);
         });
-        expect(diff / scale).withContext(`layer ${i} tensor ${j}`).toBeLessThan(2e-3);
-      }));
+      });
     }
     tf.dispose([x, y]);
   });

@@ -4,14 +4,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {BatchSource, localSession, NetworkSpec, NetworkUnit, shardOf, UpdateSession} from '../engine/index';
-import {ERExecutor, ExecutorRun} from './executor';
+import {ERExecutor, ExecutorRun, RunOptions} from './executor';
 
 class InProcessRun implements ExecutorRun {
   private source: BatchSource|null = null;
   private kept: Array<[tf.Tensor, tf.Tensor]> = [];
   rows = 0;
 
-  constructor(private readonly spec: NetworkSpec) {}
+  constructor(private readonly spec: NetworkSpec, private readonly options: RunOptions) {}
 
   async load(source: BatchSource, rows: number): Promise<void> {
     await this.clear();
@@ -21,8 +21,13 @@ class InProcessRun implements ExecutorRun {
 
   async append(x: tf.Tensor, y: tf.Tensor): Promise<void> {
     if (this.source != null) throw new Error('this run holds loaded rows; clear() it before appending batches');
-    this.kept.push([tf.keep(tf.clone(x)), tf.keep(tf.clone(y))]);
-    this.rows += x.shape[0];
+    const n = x.shape[0], c = this.options.chunkRows;
+    for (let s = 0; s < n; s += c) {
+      const size = Math.min(c, n - s);
+      this.kept.push(size === n ? [tf.keep(tf.clone(x)), tf.keep(tf.clone(y))] :
+                                  [tf.keep(tf.slice(x, s, size)), tf.keep(tf.slice(y, s, size))]);
+    }
+    this.rows += n;
   }
 
   async clear(): Promise<void> {
@@ -49,8 +54,8 @@ export class InProcessExecutor implements ERExecutor {
   readonly name = 'in-process';
   readonly shards = 1;
 
-  async open(spec: NetworkSpec): Promise<ExecutorRun> {
-    return new InProcessRun(spec);
+  async open(spec: NetworkSpec, options: RunOptions): Promise<ExecutorRun> {
+    return new InProcessRun(spec, options);
   }
 
   async close(): Promise<void> {}

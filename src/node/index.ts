@@ -9,3 +9,4 @@ export {fileLoadHandler, fileSaveHandler} from './fs_io';
 export {IdxData, parseIdx, readIdx} from './idx';
 export {buildMlp, DatasetName, EpochRecord, loadDataset, parseArch, train, TrainHooks, TrainOptions, TrainResult} from './train';
 export {installWasmTransposeFix} from './wasm_matmul_fix';
+export {ThreadPool, threadPool, ThreadPoolOptions} from './thread_pool';

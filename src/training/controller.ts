@@ -99,7 +99,7 @@ export class ERController implements EpochTrainer {
     if (this.run != null) return;
     this.chain = extractChain(this.model);
     const units = chainUnits(this.chain);
-    this.run = await this.executor.open(specOf(units, chainInputShape(this.chain)));
+    this.run = await this.executor.open(specOf(units, chainInputShape(this.chain)), {chunkRows: this.passChunk()});
   }
 
   /** One update on the run's rows; the new weights are written, with their undo. */

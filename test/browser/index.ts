@@ -15,3 +15,4 @@ import '../parity.spec';
 import '../reduce.spec';
 import '../data_init.spec';
 import '../hardening.spec';
+import './web_workers.spec';

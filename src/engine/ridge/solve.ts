@@ -8,7 +8,7 @@
 import {ERInputError, ERNumericalError} from '../errors';
 import {choleskySolveInPlace, solveSPDInPlace} from '../spd';
 import {gcvAlpha} from './gcv';
-import {allFinite, RidgeMoments} from './moments';
+import {allFinite, mirrorLower, RidgeMoments} from './moments';
 
 export {AUTO_ALPHAS} from './gcv';
 
@@ -87,27 +87,31 @@ export function checkSolveConfig(config: RidgeSolveConfig, label: string): {alph
 export function solveRidge(m: RidgeMoments, config: RidgeSolveConfig, label: string,
                            reuse: RidgeSystem|null = null): {solution: RidgeSolution, system: RidgeSystem} {
   const {alpha: requested, centred} = checkSolveConfig(config, label);
-  const {d, k, n} = m;
-  if (n === 0) {
+  const {d, k} = m;
+  const cross = m.cross, gram = m.gram;
+  if (cross == null || cross.n === 0 || (gram != null && gram.n === 0)) {
     throw new ERInputError(`${label}: no rows were accumulated (empty data); pass at least one batch ` +
                            `with one row before solving`);
   }
-  if (m.crossScatter == null || m.tMean == null) throw new Error(`${label}: solve needs the targets' statistics`);
-  if (!allFinite(m.scatter) || !allFinite(m.mean)) {
+  const n = cross.n;
+  if (gram != null && gram.n !== n) {
+    throw new ERInputError(`${label}: the Gram covers ${gram.n} rows but the targets cover ${n}; ` +
+                           `feed the same rows to addGram and addCross`);
+  }
+  const mean = gram?.mean ?? cross.mean;
+  if ((gram != null && !allFinite(gram.scatter)) || !allFinite(mean)) {
     throw new ERNumericalError(
         `${label}: the inputs contain NaN or Infinity (their Gram is not finite); clean the data or ` +
         `the layer below. Weights were not changed.`);
   }
-  if (!allFinite(m.crossScatter) || !allFinite(m.tMean)) {
+  if (!allFinite(cross.cross) || !allFinite(cross.tMean)) {
     throw new ERNumericalError(`${label}: the targets contain NaN or Infinity; check the labels ` +
                                `(and the layer above). Weights were not changed.`);
   }
   // Right-hand side per row: cov(a, t) (centred) or E[a tᵀ] (uncentred).
   const X = new Float64Array(d * k);
   for (let i = 0; i < d; i++) {
-    for (let q = 0; q < k; q++) {
-      X[i * k + q] = m.crossScatter[i * k + q] / n + (centred ? 0 : m.mean[i] * m.tMean[q]);
-    }
+    for (let q = 0; q < k; q++) X[i * k + q] = cross.cross[i * k + q] / n + (centred ? 0 : mean[i] * cross.tMean[q]);
   }
   let system: RidgeSystem;
   let W: Float64Array;
@@ -118,11 +122,12 @@ export function solveRidge(m: RidgeMoments, config: RidgeSolveConfig, label: str
     W = X;
     choleskySolveInPlace(system.factor, d, W, k);
   } else {
-    if (m.scatter == null) throw new Error(`${label}: solve needs the Gram (none computed, none reused)`);
-    const C = m.scatter;
-    m.scatter = null;  // consumed: becomes the factor
+    if (gram == null) throw new Error(`${label}: solve needs the Gram (none computed, none reused)`);
+    const C = gram.scatter;
+    m.gram = null;  // consumed: becomes the factor
+    mirrorLower(C, d);
     for (let i = 0; i < d; i++) {
-      for (let j = 0; j < d; j++) C[i * d + j] = C[i * d + j] / n + (centred ? 0 : m.mean[i] * m.mean[j]);
+      for (let j = 0; j < d; j++) C[i * d + j] = C[i * d + j] / n + (centred ? 0 : mean[i] * mean[j]);
     }
     let trace = 0;
     for (let i = 0; i < d; i++) trace += C[i * d + i];
@@ -130,7 +135,7 @@ export function solveRidge(m: RidgeMoments, config: RidgeSolveConfig, label: str
     let alpha = requested === 'auto' ? 1e-3 : requested;
     if (requested === 'auto' && trace > 0) {
       let sst = 0;
-      for (let q = 0; q < k; q++) sst += m.tScatter![q] / n;
+      for (let q = 0; q < k; q++) sst += cross.tScatter[q] / n;
       alpha = gcvAlpha(C, X, d, k, n, trace, sst);
     }
     let lambda = alpha * trace / d;
@@ -144,13 +149,13 @@ export function solveRidge(m: RidgeMoments, config: RidgeSolveConfig, label: str
                     `${r.shift.toPrecision(3)} (${r.raises}×) to solve. Raise alpha to silence this.`);
     }
     W = r.x;
-    system = {d, n, mean: m.mean, centred, alpha, lambda, shift: r.shift, factor: r.factor, warnings};
+    system = {d, n, mean: Float64Array.from(mean), centred, alpha, lambda, shift: r.shift, factor: r.factor, warnings};
   }
   const b = new Float64Array(k);
   if (centred) {
     for (let q = 0; q < k; q++) {
-      let s = m.tMean[q];
-      for (let i = 0; i < d; i++) s -= m.mean[i] * W[i * k + q];
+      let s = cross.tMean[q];
+      for (let i = 0; i < d; i++) s -= mean[i] * W[i * k + q];
       b[q] = s;
     }
   }

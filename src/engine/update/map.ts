@@ -157,7 +157,7 @@ export class ShardRunner {
                                sumSq: (sumSq as unknown as tf.Tensor).dataSync()[0]};
         }
       }
-      if (acc != null) stats.ridge = acc.exportStats(plan.part === 'full');
+      if (acc != null) stats.ridge = acc.takeMoments(plan.part === 'full');
       if (plan.predictions) {
         const size = this.outShape.reduce((a, b) => a * b, 1);
         stats.predictions = {width: size, pieces};
@@ -186,7 +186,7 @@ export class ShardRunner {
         });
         rows += c.x.shape[0];
       }
-      return {rows, ridge: acc.exportStats(true)};
+      return {rows, ridge: acc.takeMoments(true)};
     } finally {
       acc.dispose();
     }
@@ -213,7 +213,7 @@ export class ShardRunner {
         });
         rows += c.x.shape[0];
       }
-      return {rows, ridge: acc.exportStats(plan.part === 'full')};
+      return {rows, ridge: acc.takeMoments(plan.part === 'full')};
     } finally {
       acc.dispose();
     }

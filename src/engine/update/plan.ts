@@ -4,7 +4,7 @@
  * plus the reduce that adds the answers of many shards. Both sides are
  * serialisable, so a pass can run in this thread, a worker or another process.
  */
-import {RidgeShardStats} from '../ridge/moments';
+import {RidgeMoments} from '../ridge/moments';
 
 /** Which sums of a unit's ridge regression a pass accumulates. */
 export type StatsPart = 'full'|'cross';
@@ -56,7 +56,7 @@ export interface PassStats {
   /** Rows the pass walked. */
   rows: number;
   /** The unit's ridge statistics (first, rebuild, target, refresh). */
-  ridge?: RidgeShardStats;
+  ridge?: RidgeMoments;
   observed?: ObservedStats;
   fingerprint?: DataFingerprint;
   predictions?: PredictionPieces;
@@ -67,7 +67,7 @@ export interface PassStats {
 /** The shards' answers to one pass, added up (ridge statistics are merged by the sweep). */
 export interface MergedPass {
   rows: number;
-  ridge: RidgeShardStats[];
+  ridge: RidgeMoments[];
   observed: ObservedStats|null;
   fingerprint: DataFingerprint|null;
   predictions: PredictionPieces|null;

@@ -23,7 +23,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError} from '../errors';
 import {preimageOperator} from '../preimage';
 import {targetRange} from '../reflect';
-import {mergeShardStats, RidgeMoments} from '../ridge/moments';
+import {mergeMoments, RidgeMoments} from '../ridge/moments';
 import {refitLinear, RidgeSolution, RidgeSystem, solveRidge} from '../ridge/solve';
 import {disposeWeights, isSolved, kernelMatrix, NetworkUnit, SolvedUnit, UnitWeights, validateUnits} from '../units';
 import {sameData, sameWeights, SweepCache, weightsFingerprint} from './cache';
@@ -163,7 +163,7 @@ export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: Swee
   }
   const moments = (p: MergedPass, i: number): RidgeMoments => {
     const tr = now();
-    const m = mergeShardStats(p.ridge, (units[i] as SolvedUnit).name);
+    const m = mergeMoments(p.ridge, (units[i] as SolvedUnit).name);
     seconds.reduce += now() - tr;
     return m;
   };

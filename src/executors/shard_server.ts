@@ -1,0 +1,118 @@
+/**
+ * The shard side of the remote executors: answers a coordinator's requests
+ * (see `protocol.ts`) with the engine's map step (`ShardRunner`), on the
+ * tfjs backend of the thread it runs in. It owns every tensor it creates
+ * and releases them when the update or the run ends.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {NetworkSpec, ShardChunk, ShardRunner, unitsOf, UnitWeights} from '../engine/index';
+import {buffersOf, errorToWire, fromWire, ShardEnvelope, ShardPort, ShardRequest, WireTensor,
+        WireWeights} from './protocol';
+
+/** One update's state on a shard: the starting weights and the runner with its slots. */
+interface Update {
+  runner: ShardRunner;
+  owned: tf.Tensor[];
+}
+
+function weightsFromWire(w: WireWeights): UnitWeights {
+  return {kernel: fromWire(w.kernel), bias: w.bias != null ? fromWire(w.bias) as tf.Tensor1D : null};
+}
+
+/** Serves one shard over `port` until the coordinator closes the run; then calls `done`. */
+export function serveShard(port: ShardPort, done: () => void): void {
+  let spec: NetworkSpec|null = null;
+  let chunks: ShardChunk[] = [];
+  let update: Update|null = null;
+
+  const endUpdate = () => {
+    if (update == null) return;
+    update.runner.dispose();
+    tf.dispose(update.owned);
+    update = null;
+  };
+  const clearRows = () => {
+    tf.dispose(chunks.flatMap(c => [c.x, c.y]));
+    chunks = [];
+  };
+  const handle = (req: ShardRequest): unknown => {
+    switch (req.op) {
+      case 'open':
+        endUpdate();
+        clearRows();
+        spec = req.spec;
+        return undefined;
+      case 'rows':
+        for (const c of req.chunks) chunks.push({x: fromWire(c.x), y: fromWire(c.y), offset: c.offset});
+        return {rows: chunks.reduce((a, c) => a + c.x.shape[0], 0)};
+      case 'clear':
+        clearRows();
+        return undefined;
+      case 'begin': {
+        if (spec == null) throw new Error('the shard has no run: open one first');
+        endUpdate();
+        const weights = req.weights.map(w => w != null ? weightsFromWire(w) : null);
+        const owned = weights.flatMap(w => w == null ? [] : [w.kernel, ...(w.bias ? [w.bias] : [])]);
+        try {
+          update = {runner: new ShardRunner(unitsOf(spec, weights), spec.inputShape), owned};
+        } catch (e) {
+          tf.dispose(owned);
+          throw e;
+        }
+        return undefined;
+      }
+      case 'set': {
+        const u = requireUpdate();
+        const slot = req.slot, value = req.value;
+        const t = value == null ? null : 'kernel' in value ? weightsFromWire(value as WireWeights) :
+            fromWire(value as WireTensor) as tf.Tensor2D;
+        const old = slot === 'operator' ? u.runner.operators[req.unit] : u.runner[slot][req.unit];
+        u.runner.set(slot, req.unit, t);
+        if (old != null) release(u, old);
+        if (t != null) u.owned.push(...('kernel' in t ? [t.kernel, ...(t.bias ? [t.bias] : [])] : [t]));
+        return undefined;
+      }
+      case 'pass':
+        return requireUpdate().runner.run(req.plan, () => chunks);
+      case 'end':
+        endUpdate();
+        return undefined;
+      case 'memory':
+        return {numTensors: tf.memory().numTensors};
+      case 'close':
+        endUpdate();
+        clearRows();
+        spec = null;
+        return undefined;
+      default:
+        throw new Error(`unknown request '${(req as {op: string}).op}'`);
+    }
+  };
+  const requireUpdate = (): Update => {
+    if (update == null) throw new Error('no update in progress on this shard');
+    return update;
+  };
+  const release = (u: Update, value: UnitWeights|tf.Tensor) => {
+    const ts = value instanceof tf.Tensor ? [value] : [value.kernel, ...(value.bias ? [value.bias] : [])];
+    for (const t of ts) {
+      const i = u.owned.indexOf(t);
+      if (i >= 0) {
+        u.owned.splice(i, 1);
+        t.dispose();
+      }
+    }
+  };
+  port.onMessage(message => {
+    const {id, request} = message as ShardEnvelope;
+    try {
+      const result = handle(request);
+      port.post({id, ok: true, result}, buffersOf(result));
+    } catch (e) {
+      port.post({id, ok: false, error: errorToWire(e)});
+    }
+    if (request.op === 'close') {
+      port.close();
+      done();
+    }
+  });
+}

@@ -1,0 +1,166 @@
+/**
+ * The Web Worker executor (Chromium): two workers give the in-process
+ * weights for every kind of network and training call; a terminated worker
+ * fails the fit with its name and the pass, weights unchanged, the pool
+ * still usable; nothing leaks on either side.
+ */
+import * as tf from '@tensorflow/tfjs';
+import {er, ERExecutor, erLayers, ExecutorRun, UpdateSession, WebWorkerPool, webWorkerPool} from '../../src/index';
+import {maxDiff, toyClassification} from '../helpers/data';
+
+const TFJS = '/base/node_modules/@tensorflow/tfjs/dist/tf.min.js';
+const WASM_DIR = '/base/node_modules/@tensorflow/tfjs-backend-wasm/dist/';
+const pool = (backend: 'cpu'|'wasm') => webWorkerPool({
+  workers: 2, backend, workerUrl: '/base/dist/tfjs-er.worker.js',
+  tfjsUrls: backend === 'wasm' ? [TFJS, `${WASM_DIR}tf-backend-wasm.min.js`] : [TFJS], wasmPaths: WASM_DIR,
+});
+
+function mlp(): tf.LayersModel {
+  return tf.sequential({layers: [
+    erLayers.dense({inputShape: [4], units: 24, activation: 'relu'}),
+    erLayers.dense({units: 12, activation: 'tanh'}),
+    erLayers.dense({units: 3, activation: 'softmax'})]});
+}
+
+function convnet(): tf.LayersModel {
+  return tf.sequential({layers: [
+    erLayers.conv2d({inputShape: [6, 6, 1], filters: 3, kernelSize: 3, padding: 'same', activation: 'relu'}),
+    tf.layers.maxPooling2d({poolSize: 2}), tf.layers.flatten(),
+    erLayers.dense({units: 2, activation: 'softmax'})]});
+}
+
+function twins(make: () => tf.LayersModel): [tf.LayersModel, tf.LayersModel] {
+  const a = make(), b = make();
+  b.setWeights(a.getWeights());
+  return [a, b];
+}
+
+function relDiff(a: tf.LayersModel, b: tf.LayersModel): number {
+  return Math.max(...a.getWeights().map((w, i) =>
+      maxDiff(w, b.getWeights()[i]) / Math.max(1e-6, tf.tidy(() => tf.max(tf.abs(w)).dataSync()[0]))));
+}
+
+function terminating(p: WebWorkerPool, at: number): ERExecutor {
+  return {
+    name: 'terminating', shards: p.shards, close: () => p.close(),
+    open: async (spec, options) => {
+      const run = await p.open(spec, options);
+      const wrapped: ExecutorRun = {
+        get rows() { return run.rows; },
+        load: (s, r) => run.load(s, r), append: (x, y) => run.append(x, y), clear: () => run.clear(),
+        close: () => run.close(),
+        session: async units => {
+          const s = await run.session(units);
+          let passes = 0;
+          return {set: r => s.set(r), end: () => s.end(), pass: r => {
+            const answer = s.pass(r);
+            if (++passes === at) p.terminateWorker(0);
+            return answer;
+          }} as UpdateSession;
+        },
+      };
+      return wrapped;
+    },
+  };
+}
+
+describe('webWorkerPool executor [page cpu, 2 workers]', () => {
+  let workers: WebWorkerPool;
+  let x: tf.Tensor2D, y: tf.Tensor2D, images: tf.Tensor4D, imageY: tf.Tensor2D;
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+    workers = pool('cpu');
+    ({x, y} = toyClassification(600, 21));
+    images = tf.randomUniform([120, 6, 6, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
+    imageY = tf.tidy(() => tf.oneHot(tf.cast(tf.greater(tf.mean(images, [1, 2, 3]), 0.5), 'int32'), 2).toFloat()) as tf.Tensor2D;
+  });
+  afterAll(async () => {
+    tf.dispose([x, y, images, imageY]);
+    await workers.close();
+  });
+
+  const cases: Array<[string, () => tf.LayersModel, 'er'|'erls', boolean]> = [
+    ['dense MLP', mlp, 'er', false], ['dense MLP', mlp, 'erls', false], ['convnet', convnet, 'erls', true]];
+  for (const [name, make, mode, conv] of cases) {
+    it(`${name}, mode '${mode}': fit on 2 Web Workers gives the in-process weights`, async () => {
+      const [xs, ys] = conv ? [images, imageY] : [x, y];
+      const [local, remote] = twins(make);
+      local.compile({optimizer: er({mode, searchRows: 200}), loss: 'categoricalCrossentropy'});
+      remote.compile({optimizer: er({mode, searchRows: 200, executor: workers}), loss: 'categoricalCrossentropy'});
+      await local.fit(xs, ys, {epochs: 2, batchSize: 50, verbose: 0});
+      await remote.fit(xs, ys, {epochs: 2, batchSize: 50, verbose: 0});
+      expect(relDiff(local, remote)).toBeLessThan(1e-4);
+      local.dispose();
+      remote.dispose();
+    }, 120000);
+  }
+
+  it('fitDataset, trainOnBatch and validationSplit on Web Workers give the in-process weights', async () => {
+    const ds = () => tf.data.generator(function* () {
+      for (let s = 0; s < 600; s += 75) yield {xs: tf.slice(x, s, 75), ys: tf.slice(y, s, 75)};
+    });
+    const runs: Array<[string, (m: tf.LayersModel) => Promise<unknown>]> = [
+      ['fitDataset', m => m.fitDataset(ds(), {epochs: 2, verbose: 0})],
+      ['trainOnBatch', async m => { await m.trainOnBatch(x, y); await m.trainOnBatch(x, y); }],
+      ['validationSplit', m => m.fit(x, y, {epochs: 2, batchSize: 64, validationSplit: 0.3, verbose: 0})],
+    ];
+    for (const [what, train] of runs) {
+      const [local, remote] = twins(mlp);
+      local.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
+      remote.compile({optimizer: er({executor: workers}), loss: 'categoricalCrossentropy'});
+      await train(local);
+      await train(remote);
+      expect(relDiff(local, remote)).withContext(what).toBeLessThan(1e-4);
+      local.dispose();
+      remote.dispose();
+    }
+  }, 120000);
+
+  it('a worker terminated mid-update fails the fit naming it and the pass; weights unchanged; pool usable', async () => {
+    const [model, twin] = twins(mlp);
+    model.compile({optimizer: er({executor: terminating(workers, 2)}), loss: 'categoricalCrossentropy'});
+    const before = model.getWeights().map(w => w.clone());
+    const count = tf.memory().numTensors;
+    await expectAsync(model.fit(x, y, {epochs: 2, batchSize: 100, verbose: 0}))
+        .toBeRejectedWithError(/web worker 1 of 2 was terminated.*during pass target \w+/);
+    expect(tf.memory().numTensors).toBe(count);
+    model.getWeights().forEach((w, i) => expect(maxDiff(w, before[i])).toBe(0));
+    model.compile({optimizer: er({executor: workers}), loss: 'categoricalCrossentropy'});
+    twin.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
+    await model.fit(x, y, {epochs: 1, batchSize: 100, verbose: 0});
+    await twin.fit(x, y, {epochs: 1, batchSize: 100, verbose: 0});
+    expect(relDiff(model, twin)).toBeLessThan(1e-4);
+    tf.dispose(before);
+    model.dispose();
+    twin.dispose();
+  }, 120000);
+
+  it('leaks nothing in the page or the workers', async () => {
+    const before = tf.memory().numTensors;
+    const model = mlp();
+    const opt = er({mode: 'erls', executor: workers});
+    model.compile({optimizer: opt, loss: 'categoricalCrossentropy'});
+    await model.fit(x, y, {epochs: 2, batchSize: 40, validationSplit: 0.2, verbose: 0});
+    await model.trainOnBatch(x, y);
+    model.dispose();
+    opt.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(await workers.memory()).toEqual([0, 0]);
+  }, 120000);
+
+  it('wasm workers train to the page\'s cpu weights up to float rounding', async () => {
+    const wasm = pool('wasm');
+    try {
+      const [local, remote] = twins(mlp);
+      local.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
+      remote.compile({optimizer: er({executor: wasm}), loss: 'categoricalCrossentropy'});
+      await local.fit(x, y, {epochs: 1, batchSize: 100, verbose: 0});
+      await remote.fit(x, y, {epochs: 1, batchSize: 100, verbose: 0});
+      expect(relDiff(local, remote)).toBeLessThan(1e-3);
+      local.dispose();
+      remote.dispose();
+    } finally {
+      await wasm.close();
+    }
+  }, 120000);
+});

@@ -1,0 +1,193 @@
+/**
+ * The thread-pool executor (Node): the same weights as in-process for every
+ * kind of network and training call, failures reported with the thread and
+ * the pass, nothing leaked on either side, and every thread ended by close().
+ */
+import * as tf from '@tensorflow/tfjs';
+import {er, ERExecutor, ERInputError, erLayers, ExecutorRun, UpdateSession} from '../src/index';
+import {ThreadPool, threadPool} from '../src/node/index';
+import {describeBackends} from './helpers/backends';
+import {maxDiff, toyClassification} from './helpers/data';
+
+type Make = () => tf.LayersModel;
+
+function mlp(): tf.LayersModel {
+  return tf.sequential({layers: [
+    erLayers.dense({inputShape: [4], units: 24, activation: 'relu'}),
+    erLayers.dense({units: 12, activation: 'tanh'}),
+    erLayers.dense({units: 3, activation: 'softmax'})]});
+}
+
+function convnet(): tf.LayersModel {
+  return tf.sequential({layers: [
+    erLayers.conv2d({inputShape: [6, 6, 1], filters: 3, kernelSize: 3, padding: 'same', activation: 'relu'}),
+    tf.layers.maxPooling2d({poolSize: 2}), tf.layers.flatten(),
+    erLayers.dense({units: 2, activation: 'softmax'})]});
+}
+
+/** Two models with the same starting weights. */
+function twins(make: Make): [tf.LayersModel, tf.LayersModel] {
+  const a = make(), b = make();
+  b.setWeights(a.getWeights());
+  return [a, b];
+}
+
+function expectSameWeights(a: tf.LayersModel, b: tf.LayersModel, what: string) {
+  a.getWeights().forEach((w, i) => {
+    const scale = Math.max(1e-6, tf.tidy(() => tf.max(tf.abs(w)).dataSync()[0]));
+    expect(maxDiff(w, b.getWeights()[i]) / scale).withContext(`${what}, weight ${i}`).toBeLessThan(1e-4);
+  });
+}
+
+/** An executor that terminates one of the pool's threads right after asking for pass number `at` of an update. */
+function killing(pool: ThreadPool, at: number): ERExecutor {
+  return {
+    name: 'killing', shards: pool.shards,
+    open: async (spec, options) => {
+      const run = await pool.open(spec, options);
+      const wrapped: ExecutorRun = {
+        get rows() { return run.rows; },
+        load: (s, r) => run.load(s, r), append: (x, y) => run.append(x, y), clear: () => run.clear(),
+        close: () => run.close(),
+        session: async units => {
+          const s = await run.session(units);
+          let passes = 0;
+          return {
+            set: r => s.set(r), end: () => s.end(),
+            pass: r => {
+              const answer = s.pass(r);
+              if (++passes === at) void pool.threads[0].terminate();
+              return answer;
+            },
+          } as UpdateSession;
+        },
+      };
+      return wrapped;
+    },
+    close: () => pool.close(),
+  };
+}
+
+describeBackends('threadPool executor', backend => {
+  let pool: ThreadPool;
+  let x: tf.Tensor2D, y: tf.Tensor2D;
+  let images: tf.Tensor4D, imageY: tf.Tensor2D;
+  beforeAll(() => {
+    pool = threadPool({threads: 2, backend: backend === 'wasm' ? 'wasm' : 'cpu'});
+    ({x, y} = toyClassification(600, 21));
+    images = tf.randomUniform([120, 6, 6, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
+    imageY = tf.tidy(() => tf.oneHot(tf.cast(tf.greater(tf.mean(images, [1, 2, 3]), 0.5), 'int32'), 2).toFloat()) as tf.Tensor2D;
+  });
+  afterAll(async () => {
+    tf.dispose([x, y, images, imageY]);
+    await pool.close();
+  });
+
+  const cases: Array<[string, Make, 'er'|'erls', () => [tf.Tensor, tf.Tensor]]> = [
+    ['dense MLP', mlp, 'er', () => [x, y]],
+    ['dense MLP', mlp, 'erls', () => [x, y]],
+    ['convnet', convnet, 'erls', () => [images, imageY]],
+  ];
+  for (const [name, make, mode, data] of cases) {
+    it(`${name}, mode '${mode}': fit on 2 threads gives the in-process weights`, async () => {
+      const [xs, ys] = data();
+      const [local, threaded] = twins(make);
+      local.compile({optimizer: er({mode, searchRows: 200}), loss: 'categoricalCrossentropy', metrics: ['accuracy']});
+      const opt = er({mode, searchRows: 200, executor: pool});
+      threaded.compile({optimizer: opt, loss: 'categoricalCrossentropy', metrics: ['accuracy']});
+      const h1 = await local.fit(xs, ys, {epochs: 3, batchSize: 50, verbose: 0});
+      const h2 = await threaded.fit(xs, ys, {epochs: 3, batchSize: 50, verbose: 0});
+      expectSameWeights(local, threaded, name);
+      (h1.history.loss as number[]).forEach((l, e) => expect(h2.history.loss[e] as number).toBeCloseTo(l, 5));
+      expect(opt.updates).toBe(3);
+      local.dispose();
+      threaded.dispose();
+    });
+  }
+
+  it('fitDataset, trainOnBatch and validationSplit on threads give the in-process weights', async () => {
+    const ds = () => tf.data.generator(function* () {
+      for (let s = 0; s < 600; s += 75) yield {xs: tf.slice(x, s, 75), ys: tf.slice(y, s, 75)};
+    });
+    const runs: Array<[string, (m: tf.LayersModel) => Promise<unknown>]> = [
+      ['fitDataset', m => m.fitDataset(ds(), {epochs: 2, verbose: 0})],
+      ['trainOnBatch', async m => { await m.trainOnBatch(x, y); await m.trainOnBatch(x, y); }],
+      ['validationSplit', m => m.fit(x, y, {epochs: 2, batchSize: 64, validationSplit: 0.3, verbose: 0})],
+    ];
+    for (const [what, train] of runs) {
+      const [local, threaded] = twins(mlp);
+      local.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
+      threaded.compile({optimizer: er({executor: pool}), loss: 'categoricalCrossentropy'});
+      await train(local);
+      await train(threaded);
+      expectSameWeights(local, threaded, what);
+      local.dispose();
+      threaded.dispose();
+    }
+  });
+
+  it('a thread killed mid-update rejects the fit naming the thread and the pass; weights unchanged; pool usable',
+     async () => {
+    const [model, twin] = twins(mlp);
+    model.compile({optimizer: er({executor: killing(pool, 2)}), loss: 'categoricalCrossentropy'});
+    const before = model.getWeights().map(w => w.clone());
+    const tensors = tf.memory().numTensors;
+    await expectAsync(model.fit(x, y, {epochs: 2, batchSize: 100, verbose: 0}))
+        .toBeRejectedWithError(/thread \d of 2 died: worker exited.*during pass target \w+/);
+    expect(tf.memory().numTensors).toBe(tensors);
+    model.getWeights().forEach((w, i) => expect(maxDiff(w, before[i])).toBe(0));
+    // the pool replaced the thread: training on it works and matches in-process
+    model.compile({optimizer: er({executor: pool}), loss: 'categoricalCrossentropy'});
+    twin.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
+    await model.fit(x, y, {epochs: 1, batchSize: 100, verbose: 0});
+    await twin.fit(x, y, {epochs: 1, batchSize: 100, verbose: 0});
+    expectSameWeights(model, twin, 'after the failure');
+    tf.dispose(before);
+    model.dispose();
+    twin.dispose();
+  });
+
+  it('bad data on a thread: the shard\'s error comes back as ERInputError, naming the thread and the pass', async () => {
+    const model = mlp();
+    model.compile({optimizer: er({executor: pool}), loss: 'categoricalCrossentropy'});
+    const bad = tf.tidy(() => tf.concat([x.slice(0, 599), tf.tensor2d([[NaN, 0, 0, 0]])]));
+    await expectAsync(model.fit(bad, y, {epochs: 1, batchSize: 100, verbose: 0}))
+        .toBeRejectedWithError(ERInputError, /NaN or Infinity/);
+    bad.dispose();
+    model.dispose();
+  });
+
+  it('leaks nothing in the coordinator or the threads', async () => {
+    const before = tf.memory().numTensors;
+    for (const make of [mlp, convnet]) {
+      const model = make();
+      const opt = er({mode: 'erls', executor: pool});
+      model.compile({optimizer: opt, loss: 'categoricalCrossentropy'});
+      const [xs, ys] = make === mlp ? [x, y] : [images, imageY];
+      await model.fit(xs, ys, {epochs: 2, batchSize: 40, validationSplit: 0.2, verbose: 0});
+      await model.trainOnBatch(xs, ys);
+      model.dispose();
+      opt.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    expect(await pool.memory()).toEqual([0, 0]);
+  });
+
+  it('close() ends every thread; a closed pool says so; tfjs-node is refused with the reason', async () => {
+    const own = threadPool({threads: 2, backend: 'cpu'});
+    expect(own.shards).toBe(2);
+    const model = mlp();
+    model.compile({optimizer: er({executor: own}), loss: 'categoricalCrossentropy'});
+    await model.fit(x, y, {epochs: 1, batchSize: 100, verbose: 0});
+    const threads = own.threads.slice();
+    expect(threads.length).toBe(2);
+    const exits = threads.map(t => new Promise(resolve => t.once('exit', resolve)));
+    await own.close();
+    await Promise.all(exits);
+    await expectAsync(model.fit(x, y, {epochs: 1, verbose: 0})).toBeRejectedWithError(/the pool is closed/);
+    model.dispose();
+    expect(() => threadPool({backend: 'tensorflow'})).toThrowMatching(
+        e => e instanceof ERInputError && /cannot be loaded in more than one worker thread.*#8388/.test(e.message));
+    expect(() => threadPool({threads: 0})).toThrowError(ERInputError, /threads must be an integer >= 1/);
+  });
+});
