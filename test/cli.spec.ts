@@ -12,7 +12,8 @@ describe('tfjs-er CLI (Node)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-er-cli-'));
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/node/cli.ts', 'train', '--dataset', 'mnist',
                                            '--optimizer', 'er', '--arch', '784-64-10', '--train-size', '2000',
-                                           '--backend', 'cpu', '--epochs', '2', '--seed', '3', '--json', '--save', dir],
+                                           '--backend', 'cpu', '--epochs', '2', '--seed', '3', '--json', '--save', dir,
+                                           '--threads', '2'],
                         {cwd: root, encoding: 'utf8'});
     expect(r.status).withContext(r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
@@ -29,6 +30,17 @@ describe('tfjs-er CLI (Node)', () => {
     expect(out.train_peak_rss_mb).toBeLessThanOrEqual(out.peak_rss_mb);
     expect(out.test_accuracy).toBeGreaterThan(0.8);
     expect(out.test_error).toBeCloseTo(100 * (1 - out.test_accuracy), 1);
+    // the update ran on 2 worker threads (the default on this 2-core machine is every core; given here)
+    expect(out.threads).toBe(2);
+    expect(r.stderr).toContain('ER update on 2 worker threads (cpu)');
+    const one = spawnSync(process.execPath, ['--import', 'tsx', 'src/node/cli.ts', 'train', '--dataset', 'mnist',
+                                             '--optimizer', 'er', '--arch', '784-64-10', '--train-size', '2000',
+                                             '--backend', 'cpu', '--epochs', '2', '--seed', '3', '--json',
+                                             '--threads', '1'], {cwd: root, encoding: 'utf8'});
+    expect(one.status).withContext(one.stderr).toBe(0);
+    const single = JSON.parse(one.stdout.trim());
+    expect(single.threads).toBe(1);
+    expect(single.test_accuracy).toBe(out.test_accuracy);  // the same update on one thread or two
     const saved = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
     expect(saved.modelTopology).toBeDefined();
     expect(fs.statSync(path.join(dir, 'weights.bin')).size).toBe((784 * 64 + 64 + 64 * 10 + 10) * 4);

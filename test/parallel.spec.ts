@@ -39,7 +39,7 @@ function expectSameWeights(a: tf.LayersModel, b: tf.LayersModel, what: string) {
   });
 }
 
-/** An executor that terminates one of the pool's threads right after asking for pass number `at` of an update. */
+/** An executor that terminates one of the pool's threads as it asks for pass number `at` of an update. */
 function killing(pool: ThreadPool, at: number): ERExecutor {
   return {
     name: 'killing', shards: pool.shards,
@@ -55,9 +55,9 @@ function killing(pool: ThreadPool, at: number): ERExecutor {
           return {
             set: r => s.set(r), end: () => s.end(),
             pass: r => {
-              const answer = s.pass(r);
+              // terminate first: the request then reaches a thread that is going away
               if (++passes === at) void pool.threads[0].terminate();
-              return answer;
+              return s.pass(r);
             },
           } as UpdateSession;
         },

@@ -5,7 +5,7 @@
  *   tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--data-dir DIR]
  *                 --optimizer er|adam [--arch 784-1000-10] [--activation relu]
  *                 [--epochs N] [--batch-size B] [--backend auto|wasm|cpu|tensorflow]
- *                 [--seed S] [--save DIR] [--json]
+ *                 [--seed S] [--save DIR] [--json] [--threads N]
  */
 import {parseArgs} from 'util';
 import {formatDuration, Progress} from './progress';
@@ -16,6 +16,7 @@ const USAGE = `usage: tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--dat
                      [--epochs N] [--batch-size B] [--backend auto|wasm|cpu|tensorflow]
                      [--seed S] [--save DIR] [--json]
   ER options:   --mode er|erls (default er)  --init glorot|data (default glorot)  --alpha A|auto (ridge, default 0.001)
+                --threads N (worker threads for the update; default: every core, 1 on tensorflow)
   Adam options: --lr RATE (default 0.001)  --wasm-transpose-fix
   Other:        --train-size N (class-balanced subset)  --target-accuracy A (stop when reached)
                 --val-size N (hold out N training rows; reports the best epoch on them)
@@ -54,6 +55,7 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
         'init': {type: 'string'}, 'lr': {type: 'string'}, 'wasm-transpose-fix': {type: 'boolean'},
         'train-size': {type: 'string'}, 'target-accuracy': {type: 'string'}, 'help': {type: 'boolean'},
         'eval-each-epoch': {type: 'boolean'}, 'val-size': {type: 'string'}, 'alpha': {type: 'string'}, 'patience': {type: 'string'},
+        'threads': {type: 'string'},
       },
     });
   } catch (e) {
@@ -96,6 +98,7 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
     evalEachEpoch: v['eval-each-epoch'],
     valSize: int('val-size', v['val-size']),
     patience: int('patience', v.patience),
+    threads: int('threads', v.threads),
   };
   if (options.patience != null && options.valSize == null) fail('--patience needs --val-size N (a held-out split)');
   return {options, json: Boolean(v.json)};
@@ -107,6 +110,11 @@ async function main() {
   const progress = json ? new Progress(process.stderr, Boolean(process.stderr.isTTY)) : new Progress();
   const started = Date.now();
   const result = await train(options, {
+    onExecutor: (threads, backend) => {
+      if (options.optimizer === 'er') {
+        (json ? console.error : console.log)(`ER update on ${threads === 1 ? '1 thread' : `${threads} worker threads`} (${backend})`);
+      }
+    },
     onEpochBegin: (epoch, batches, batchSize) => progress.beginEpoch(epoch, options.epochs, batches, batchSize),
     onBatchEnd: done => progress.batch(done),
     onEpochEnd: r => progress.endEpoch(

@@ -1,12 +1,13 @@
 /**
  * The worker-thread side of `threadPool()`: a piscina task that serves one
  * shard of a run over the MessagePort it is given, with this thread's own
- * tfjs and backend, until the coordinator closes the run.
+ * tfjs and backend, until the coordinator closes the run. It imports only
+ * the engine and the shard server (not the whole library: no tfjs-layers here).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {MessagePort} from 'worker_threads';
 import {workerData} from 'piscina';
-import {serveShard} from 'tfjs-er';
+import {serveShard} from '../executors/shard_server';
 
 /** What the pool passes each thread. */
 export interface ThreadWorkerData {

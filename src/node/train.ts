@@ -10,7 +10,9 @@ import {balancedSubset, DatasetSplits, holdOut, LabelledImages, loadFashionMnist
 import {loadCifar10} from './cifar';
 import {fileSaveHandler} from './fs_io';
 import {peakRssMb, restartPeakRss, rssMb} from './memory';
+import {ThreadPool, threadPool} from './thread_pool';
 import {installWasmTransposeFix} from './wasm_matmul_fix';
+import * as os from 'os';
 
 /** Data sets the CLI knows. */
 export type DatasetName = 'mnist'|'fashion-mnist'|'cifar10';
@@ -55,6 +57,12 @@ export interface TrainOptions {
   valSize?: number;
   /** Early stopping: stop after this many epochs without a better held-out accuracy (needs valSize). */
   patience?: number;
+  /**
+   * ER: worker threads for the update's passes (1: in this thread). Default:
+   * every core (`os.availableParallelism()`), or 1 on the tensorflow backend
+   * (tfjs-node cannot run in threads).
+   */
+  threads?: number;
 }
 
 /** Per-epoch record. */
@@ -92,10 +100,14 @@ export interface TrainResult {
   best?: EpochRecord;
   /** Training rows (after any subset and hold-out). */
   train_rows?: number;
+  /** ER: worker threads the passes ran on (1: in the main thread). */
+  threads?: number;
 }
 
 /** Hooks for progress display. */
 export interface TrainHooks {
+  /** Where ER's passes run: `threads` worker threads (1: this thread) on `backend`. */
+  onExecutor?(threads: number, backend: string): void;
   onEpochBegin?(epoch: number, batches: number, batchSize: number): void;
   onBatchEnd?(batchesDone: number): void;
   onEpochEnd?(record: EpochRecord): void;
@@ -280,62 +292,83 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     initializeFromData(model, sample, {seed: opts.seed});
     sample.dispose();
   }
-  const optimizer = opts.optimizer === 'er' ? er({mode: opts.mode ?? 'er', alpha: opts.alpha ?? 1e-3, verbose: false}) :
-                                              tf.train.adam(opts.lr ?? 1e-3);
-  model.compile({optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy']});
+  const threads = opts.optimizer !== 'er' ? 1 : defaultThreads(opts.threads, backend);
+  const pool: ThreadPool|null = threads > 1 ? threadPool({threads, backend: backend as 'wasm'|'cpu'}) : null;
+  hooks.onExecutor?.(threads, backend);
+  try {
+    const optimizer = opts.optimizer === 'er' ?
+        er({mode: opts.mode ?? 'er', alpha: opts.alpha ?? 1e-3, verbose: false, executor: pool ?? undefined}) :
+        tf.train.adam(opts.lr ?? 1e-3);
+    model.compile({optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy']});
 
-  const loadPeak = peakRssMb();
-  const peakRestarted = restartPeakRss();
-  const history: EpochRecord[] = [];
-  const batches = Math.ceil(x.shape[0] / batchSize);
-  let trainSeconds = 0;
-  let secondsToTarget: number|null = null;
-  let best: EpochRecord|undefined;
-  const evaluate = async (set = test) => {
-    const outs = model.evaluate(set.x, set.y, {batchSize: 2000}) as tf.Scalar[];
-    const v = (await outs[1].data())[0];
-    tf.dispose(outs);
-    return v;
-  };
-  for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-    hooks.onEpochBegin?.(epoch, batches, batchSize);
-    const t0 = Date.now();
-    const h = await model.fit(x, y, {
-      epochs: 1, batchSize, verbose: 0, shuffle: true,
-      callbacks: {onBatchEnd: async (b) => hooks.onBatchEnd?.(b + 1)},
-    });
-    trainSeconds += (Date.now() - t0) / 1000;
-    const record: EpochRecord = {epoch, train_seconds: Number(trainSeconds.toFixed(2)),
-                                 loss: Number((h.history.loss[0] as number).toFixed(5))};
-    if (opts.evalEachEpoch || opts.targetAccuracy != null || epoch === opts.epochs) {
-      record.test_accuracy = Number((await evaluate()).toFixed(4));
+    const loadPeak = peakRssMb();
+    const peakRestarted = restartPeakRss();
+    const history: EpochRecord[] = [];
+    const batches = Math.ceil(x.shape[0] / batchSize);
+    let trainSeconds = 0;
+    let secondsToTarget: number|null = null;
+    let best: EpochRecord|undefined;
+    const evaluate = async (set = test) => {
+      const outs = model.evaluate(set.x, set.y, {batchSize: 2000}) as tf.Scalar[];
+      const v = (await outs[1].data())[0];
+      tf.dispose(outs);
+      return v;
+    };
+    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+      hooks.onEpochBegin?.(epoch, batches, batchSize);
+      const t0 = Date.now();
+      const h = await model.fit(x, y, {
+        epochs: 1, batchSize, verbose: 0, shuffle: true,
+        callbacks: {onBatchEnd: async (b) => hooks.onBatchEnd?.(b + 1)},
+      });
+      trainSeconds += (Date.now() - t0) / 1000;
+      const record: EpochRecord = {epoch, train_seconds: Number(trainSeconds.toFixed(2)),
+                                   loss: Number((h.history.loss[0] as number).toFixed(5))};
+      if (opts.evalEachEpoch || opts.targetAccuracy != null || epoch === opts.epochs) {
+        record.test_accuracy = Number((await evaluate()).toFixed(4));
+      }
+      if (val) record.val_accuracy = Number((await evaluate(val)).toFixed(4));
+      history.push(record);
+      hooks.onEpochEnd?.(record);
+      if (opts.targetAccuracy != null && record.test_accuracy! >= opts.targetAccuracy) {
+        secondsToTarget = trainSeconds;
+        break;
+      }
+      if (val && (best == null || record.val_accuracy! > best.val_accuracy!)) best = record;
+      if (val && opts.patience != null && epoch - best!.epoch >= opts.patience) break;
     }
-    if (val) record.val_accuracy = Number((await evaluate(val)).toFixed(4));
-    history.push(record);
-    hooks.onEpochEnd?.(record);
-    if (opts.targetAccuracy != null && record.test_accuracy! >= opts.targetAccuracy) {
-      secondsToTarget = trainSeconds;
-      break;
-    }
-    if (val && (best == null || record.val_accuracy! > best.val_accuracy!)) best = record;
-    if (val && opts.patience != null && epoch - best!.epoch >= opts.patience) break;
+    const last = history[history.length - 1];
+    const accuracy = last.test_accuracy ?? await evaluate();
+    if (opts.save) await model.save(fileSaveHandler(opts.save));
+    tf.dispose([x, y, test.x, test.y, val?.x, val?.y].filter(t => t != null) as tf.Tensor[]);
+    model.dispose();
+    optimizer.dispose();
+    const result: TrainResult = {
+      dataset: opts.dataset, optimizer: opts.optimizer === 'er' ? `er(${opts.mode ?? 'er'}${opts.alpha != null ? `, alpha ${opts.alpha}` : ''})` : `adam(${opts.lr ?? 1e-3})`,
+      backend, arch: convSteps ? opts.arch! : dims.join('-'), epochs: history.length, batch_size: batchSize, seed: opts.seed,
+      train_seconds: Number(trainSeconds.toFixed(2)), test_error: Number((100 * (1 - accuracy)).toFixed(2)),
+      test_accuracy: Number(accuracy.toFixed(4)),
+      peak_rss_mb: Math.max(loadPeak, peakRssMb()), baseline_rss_mb: baselineRss,
+      train_peak_rss_mb: peakRestarted ? peakRssMb() : null, history,
+    };
+    if (opts.targetAccuracy != null) result.seconds_to_target = secondsToTarget;
+    if (best) result.best = best;
+    result.train_rows = trainRows;
+    result.threads = threads;
+    return result;
+  } finally {
+    await pool?.close();
   }
-  const last = history[history.length - 1];
-  const accuracy = last.test_accuracy ?? await evaluate();
-  if (opts.save) await model.save(fileSaveHandler(opts.save));
-  tf.dispose([x, y, test.x, test.y, val?.x, val?.y].filter(t => t != null) as tf.Tensor[]);
-  model.dispose();
-  optimizer.dispose();
-  const result: TrainResult = {
-    dataset: opts.dataset, optimizer: opts.optimizer === 'er' ? `er(${opts.mode ?? 'er'}${opts.alpha != null ? `, alpha ${opts.alpha}` : ''})` : `adam(${opts.lr ?? 1e-3})`,
-    backend, arch: convSteps ? opts.arch! : dims.join('-'), epochs: history.length, batch_size: batchSize, seed: opts.seed,
-    train_seconds: Number(trainSeconds.toFixed(2)), test_error: Number((100 * (1 - accuracy)).toFixed(2)),
-    test_accuracy: Number(accuracy.toFixed(4)),
-    peak_rss_mb: Math.max(loadPeak, peakRssMb()), baseline_rss_mb: baselineRss,
-    train_peak_rss_mb: peakRestarted ? peakRssMb() : null, history,
-  };
-  if (opts.targetAccuracy != null) result.seconds_to_target = secondsToTarget;
-  if (best) result.best = best;
-  result.train_rows = trainRows;
-  return result;
+}
+
+/** Threads for ER on `backend`: the requested count, else every core (1 on tfjs-node). */
+function defaultThreads(requested: number|undefined, backend: string): number {
+  if (backend === 'tensorflow') {
+    if (requested != null && requested > 1) {
+      throw new Error('--threads: tfjs-node (the tensorflow backend) cannot run in more than one thread ' +
+                      '(tfjs issue #8388); use --threads 1, or --backend wasm');
+    }
+    return 1;
+  }
+  return requested ?? (os.availableParallelism?.() ?? os.cpus().length);
 }
