@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import {ConvGeometry, erSweep, extractPatches, foldPatches, poolPreimage} from '../src/index';
+import {ConvGeometry, erSweep, extractPatches, foldPatches, foldStride1, patchRows, poolPreimage} from '../src/index';
 import {describeBackends, expectNoLeak} from './helpers/backends';
 import {maxDiff} from './helpers/data';
 import {maxRelErr, ridgeReference} from './helpers/linalg';
@@ -67,6 +67,31 @@ describeBackends('conv engine (patches, fold, pooling, conv sweep)', () => {
       expect(maxRelErr([b], [ref.b])).toBeLessThan(1e-3);
       expect(report.rows).toBe(3);
       tf.dispose([kernel, bias, wTrue, y, yNoisy]);
+    });
+  }
+
+  for (const padding of ['valid', 'same'] as const) {
+    it(`stride-1 fold as one convolution equals folding the explicit patch changes (${padding})`, () => {
+      const g: ConvGeometry = {kernelSize: [3, 2], strides: [1, 1], padding};
+      const [n, h, w, c, f] = [2, 7, 6, 2, 4];
+      const xs = tf.randomNormal([n, h, w, c], 0, 1, 'float32', 41) as tf.Tensor4D;
+      const out = tf.tidy(() => extractPatches(xs, g));
+      const residual = tf.randomNormal([n, out.shape[1], out.shape[2], f], 0, 1, 'float32', 42) as tf.Tensor4D;
+      const M = tf.randomNormal([f, c * 6], 0, 1, 'float32', 43) as tf.Tensor2D;
+      const fast = foldStride1(residual, M, [h, w, c], g);
+      // reference: patch-wise changes R·M, columns (channel, offset) → (offset, channel), then foldPatches
+      const ref = tf.tidy(() => {
+        const change = tf.matMul(tf.reshape(residual, [-1, f]), M);
+        const byOffset = tf.reshape(tf.transpose(tf.reshape(change, [-1, c, 6]), [0, 2, 1]),
+                                    [n, out.shape[1], out.shape[2], 6 * c]) as tf.Tensor4D;
+        return foldPatches(byOffset, [h, w, c], g);
+      });
+      expect(maxDiff(fast, ref)).toBeLessThan(1e-4);
+      // patchRows orders each row (channel, offset): a permutation of extractPatches' (offset, channel)
+      const rows = patchRows(xs, g);
+      const perm = tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(out, [-1, 6, c]), [0, 2, 1]), [-1, 6 * c]));
+      expect(maxDiff(rows, perm)).toBe(0);
+      tf.dispose([xs, out, residual, M, fast, ref, rows, perm]);
     });
   }
 

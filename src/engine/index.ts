@@ -8,7 +8,7 @@ export * from './ridge/index';
 export {choleskyInPlace, choleskySolveInPlace, solveSPD, solveSPDInPlace, SPDSolveResult, symmetrize} from './spd';
 export {rowRange, tensorBatches} from './batches';
 export {columnSums} from './reduce';
-export {ConvGeometry, convField, convOutput, extractPatches, foldOffsets, foldPatches, poolPreimage} from './conv';
+export {ConvGeometry, convField, convOutput, extractPatches, foldOffsets, foldPatches, foldStride1, patchRows, poolPreimage} from './conv';
 export {DenseState, DenseWeights, designRows, disposeWeights, field, fieldRows, forwardUnits, isSolved, NetworkSpec,
         NetworkUnit, PassUnit, rowWidth, SolvedUnit, SolvedUnitSpec, specOf, toUnits, unitPreimage, unitsOf,
         unitWidth, UnitWeights, validateUnits} from './units';

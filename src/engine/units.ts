@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {activate, ERActivation} from './activations';
-import {ConvGeometry, convField, convOutput, extractPatches, foldOffsets, poolPreimage} from './conv';
+import {ConvGeometry, convField, convOutput, foldOffsets, foldStride1, patchRows, poolPreimage} from './conv';
 import {ERInputError} from './errors';
 import {preimage} from './preimage';
 
@@ -116,9 +116,21 @@ export function unitWidth(u: SolvedUnit|SolvedUnitSpec): number {
   return s[s.length - 1]!;
 }
 
-/** The kernel as the 2-D regression matrix (rows × units). */
-export function kernelMatrix(u: SolvedUnit, kernel: tf.Tensor = u.kernel): tf.Tensor2D {
-  return tf.reshape(kernel, [rowWidth(u), unitWidth(u)]);
+/**
+ * The kernel as the 2-D regression matrix (rows × units), rows in the order
+ * of {@link designRows}: a dense kernel as it is; a conv kernel
+ * [kh, kw, cin, f] with rows ordered (channel, row offset, column offset).
+ */
+export function kernelMatrix(u: SolvedUnit|SolvedUnitSpec, kernel: tf.Tensor = (u as SolvedUnit).kernel): tf.Tensor2D {
+  return tf.tidy(() => u.kind === 'dense' ? tf.reshape(kernel, kernel.shape as [number, number]) :
+      tf.reshape(tf.transpose(kernel, [2, 0, 1, 3]), [rowWidth(u), unitWidth(u)]));
+}
+
+/** The unit's kernel from its regression matrix (the inverse of {@link kernelMatrix}). */
+export function kernelFromMatrix(u: SolvedUnit, matrix: tf.Tensor2D): tf.Tensor {
+  if (u.kind === 'dense') return tf.clone(matrix);
+  const [kh, kw, cin, f] = u.kernel.shape as number[];
+  return tf.tidy(() => tf.transpose(tf.reshape(matrix, [cin, kh, kw, f]), [1, 2, 0, 3]));
 }
 
 /** The full geometry of a conv unit (kernel size from its kernel). */
@@ -133,10 +145,10 @@ export function field(a: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D|null): tf.T
   return b == null ? h : tf.add(h, b) as tf.Tensor2D;
 }
 
-/** A unit's regression rows from its input: `a` itself (dense) or its patches, [rows, width]. */
+/** A unit's regression rows from its input: `a` itself (dense) or its patches (see `patchRows`), [rows, width]. */
 export function designRows(u: SolvedUnit, a: tf.Tensor): tf.Tensor2D {
   if (u.kind === 'dense') return a as tf.Tensor2D;
-  return tf.reshape(extractPatches(a as tf.Tensor4D, convGeometry(u)), [-1, rowWidth(u)]);
+  return patchRows(a as tf.Tensor4D, convGeometry(u));
 }
 
 /** A field (or field target) as regression rows [rows, units]. */
@@ -262,11 +274,16 @@ export function unitPreimage(u: NetworkUnit, a: tf.Tensor, target: tf.Tensor, w:
       const g = convGeometry(u);
       const [n, height, width, c] = a.shape as [number, number, number, number];
       const h = unitField(u, a, w!);
+      if (g.strides[0] === 1 && g.strides[1] === 1) {
+        return tf.add(a, foldStride1(tf.sub(target, h) as tf.Tensor4D, M!, [height, width, c], g));
+      }
       const residual = fieldRows(u, tf.sub(target, h)) as tf.Tensor2D;
       const o = convOutput(height, width, g);
-      const f = unitWidth(u);
-      const change = foldOffsets(k => tf.reshape(
-          tf.matMul(residual, tf.slice(M!, [0, k * c], [f, c])), [n, o.height, o.width, c]) as tf.Tensor4D,
+      const f = unitWidth(u), k = g.kernelSize[0] * g.kernelSize[1];
+      // M's columns are ordered (channel, offset): per offset, its [f, c] block
+      const byOffset = tf.reshape(tf.transpose(tf.reshape(M!, [f, c, k]), [2, 0, 1]), [k * f, c]);
+      const change = foldOffsets(j => tf.reshape(
+          tf.matMul(residual, tf.slice(byOffset, [j * f, 0], [f, c])), [n, o.height, o.width, c]) as tf.Tensor4D,
           n, [height, width, c], g);
       return tf.add(a, change);
     }

@@ -53,10 +53,28 @@ export function disposeRidgeState(state: RidgeState): void {
  */
 const WHOLE_COPY_SLICE = new Set(['wasm']);
 
-/** Target width of one Gram panel. */
-const GRAM_BLOCK = 500;
-/** Narrower Grams are one full product: panels save little there and their temporaries cost memory. */
+/**
+ * Batches taller than this are shifted by the mean of their first
+ * SHIFT_ROWS rows (enough to centre them well, cheap to gather) instead of
+ * their own: `1ᵀa` packs the whole batch (0.8 s for 110k × 288 on wasm).
+ */
+const TALL_BATCH = 16384;
+const SHIFT_ROWS = 256;
+
+/** With an explicit panel width, narrower Grams than this many panels are one product. */
 const MIN_PANELS = 3;
+
+/**
+ * Panels of the lower triangle for a d-wide Gram: none below 256, then
+ * ~250-wide up to d = 1000 and ~500-wide above. Measured on wasm per batch
+ * (fresh operands, must-do flops d(d+1)/2 per row): d = 576 and 4096 rows,
+ * 3 panels 158 ms against 252 for one product; d = 1000 and 1024 rows,
+ * 4 panels 97 against 146 ms (see docs/performance.md).
+ */
+function defaultPanels(d: number): number {
+  if (d < 256) return 1;
+  return d <= 1000 ? Math.ceil(d / 250) : Math.round(d / 500);
+}
 
 /**
  * Streaming accumulator of the statistics of a centred ridge regression.
@@ -71,7 +89,7 @@ const MIN_PANELS = 3;
 export class RidgeAccumulator {
   /** Panel boundaries: panel p covers columns [bounds[p], bounds[p+1]). */
   private readonly bounds: number[];
-  private readonly gramBlock: number;
+  private readonly gramBlock: number|undefined;
   private gram: GramMoments|null = null;
   private cross: CrossMoments|null = null;
   /** The last solve's factorisation while the Gram is unchanged (null after new rows). */
@@ -81,20 +99,22 @@ export class RidgeAccumulator {
    * @param inDim width d of the inputs `a`.
    * @param outDim width k of the targets `t`.
    * @param label names the layer in error messages.
-   * @param gramBlock target width of the Gram's panels (default 500; below
-   *     three panels' width the Gram is one product).
+   * @param gramBlock width of the Gram's lower-triangle panels (default: by
+   *     width, see `defaultPanels`; given, below three panels' width the Gram
+   *     is one product).
    */
   constructor(readonly inDim: number, readonly outDim: number,
-              readonly label = 'ridge', gramBlock = GRAM_BLOCK) {
+              readonly label = 'ridge', gramBlock?: number) {
     if (!(Number.isInteger(inDim) && inDim > 0 && Number.isInteger(outDim) && outDim > 0)) {
       throw new ERInputError(
           `${label}: RidgeAccumulator needs positive integer widths, got inDim=${inDim}, outDim=${outDim}`);
     }
-    if (!(Number.isInteger(gramBlock) && gramBlock > 0)) {
+    if (gramBlock != null && !(Number.isInteger(gramBlock) && gramBlock > 0)) {
       throw new ERInputError(`${label}: gramBlock must be a positive integer, got ${gramBlock}`);
     }
     this.gramBlock = gramBlock;
-    const k = inDim >= MIN_PANELS * gramBlock ? Math.round(inDim / gramBlock) : 1;
+    const k = gramBlock != null ? (inDim >= MIN_PANELS * gramBlock ? Math.round(inDim / gramBlock) : 1) :
+              defaultPanels(inDim);
     this.bounds = Array.from({length: k + 1}, (_, b) => Math.round(b * inDim / k));
   }
 
@@ -129,20 +149,24 @@ export class RidgeAccumulator {
   }
 
   /**
-   * Adds one checked batch: its rows are centred by their column means
-   * (column sums as the product `1ᵀa`, not `tf.sum(·, 0)`, which transposes
-   * the batch first), transposed once, multiplied, read back and merged.
+   * Adds one checked batch: its rows are shifted by their mean (so the
+   * products are nearly centred), transposed once, multiplied, read back and
+   * merged; the exact batch mean comes from the shifted sums (inner-axis
+   * sums of the transposed rows; `tf.sum(·, 0)` would transpose again).
    */
   private fold(a: tf.Tensor, t: tf.Tensor|null, withGram: boolean) {
     const n = a.shape[0], d = this.inDim, k = this.outDim;
     const parts = tf.tidy(() => {
-      const mu = tf.div(columnSums(a), n);
+      // the batch's own mean (1ᵀa), or for very tall batches that of its first rows
+      const head = n > TALL_BATCH ? SHIFT_ROWS : n;
+      const mu = tf.div(columnSums(head < n ? tf.gather(a, tf.range(0, head, 1, 'int32')) : a), head);
       const ac = tf.sub(a, mu) as tf.Tensor2D;
       const act = tf.transpose(ac) as tf.Tensor2D;
       const out: tf.Tensor[] = [mu, tf.sum(act, 1)];
       if (withGram) out.push(...this.gramPanels(ac, act));
       if (t != null) {
-        out.push(tf.matMul(act, t as tf.Tensor2D), columnSums(t), columnSums(tf.square(t)));
+        const tt = tf.transpose(t);
+        out.push(tf.matMul(act, t as tf.Tensor2D), tf.sum(tt, 1), tf.sum(tf.square(tt), 1));
       }
       return out;
     });
@@ -283,7 +307,7 @@ export class RidgeAccumulator {
    * An accumulator holding `state`'s statistics (copied; the state stays the
    * caller's), ready for more rows or a solve.
    */
-  static fromState(state: RidgeState, label = 'ridge', gramBlock = GRAM_BLOCK): RidgeAccumulator {
+  static fromState(state: RidgeState, label = 'ridge', gramBlock?: number): RidgeAccumulator {
     const [d, k] = state.cross.shape;
     const acc = new RidgeAccumulator(d, k, label, gramBlock);
     const shapes: Array<[string, tf.Tensor, number[]]> = [

@@ -25,7 +25,8 @@ import {preimageOperator} from '../preimage';
 import {targetRange} from '../reflect';
 import {mergeMoments, RidgeMoments} from '../ridge/moments';
 import {refitLinear, RidgeSolution, RidgeSystem, solveRidge} from '../ridge/solve';
-import {disposeWeights, isSolved, kernelMatrix, NetworkUnit, SolvedUnit, UnitWeights, validateUnits} from '../units';
+import {disposeWeights, isSolved, kernelFromMatrix, kernelMatrix, NetworkUnit, rowWidth, SolvedUnit, unitWidth,
+        UnitWeights, validateUnits} from '../units';
 import {sameData, sameWeights, SweepCache, weightsFingerprint} from './cache';
 import {WeightSlot} from './map';
 import {MergedPass, PassPlan, PredictionPieces} from './plan';
@@ -226,9 +227,10 @@ export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: Swee
       const {sol, system} = solve(k, moments(p, k), reuse ? cachedIn!.system : null);
       yield* setNext(k, toWeights(u, sol));
       if (mode === 'erls') {
-        const oldW = Float64Array.from(u.kernel.dataSync());
+        const km = kernelMatrix(u);
+        const oldW = Float64Array.from(km.dataSync());
+        km.dispose();
         const oldB = u.bias ? Float64Array.from(u.bias.dataSync()) : new Float64Array(sol.outDim);
-        // a conv kernel [kh, kw, cin, f] read row-major is the (kh·kw·cin) × f regression matrix
         const r = refitLinear(system, oldW, oldB, sol.outDim);
         if (u.bias == null) r.b.fill(0);
         refits[k] = r;
@@ -320,12 +322,12 @@ function bestGamma(sums: Float64Array, count: number): number {
   return g;
 }
 
-/** New weights of `u` from a float64 solution (kernel in the unit's shape). */
+/** New weights of `u` from a float64 solution (rows in the order of the unit's regression). */
 function toWeights(u: SolvedUnit, sol: {W: Float64Array, b: Float64Array}): UnitWeights {
-  return {
-    kernel: tf.tensor(Float32Array.from(sol.W), u.kernel.shape),
-    bias: u.bias != null ? tf.tensor1d(Float32Array.from(sol.b)) : null,
-  };
+  const matrix = tf.tensor2d(Float32Array.from(sol.W), [rowWidth(u), unitWidth(u)]);
+  const kernel = kernelFromMatrix(u, matrix);
+  matrix.dispose();
+  return {kernel, bias: u.bias != null ? tf.tensor1d(Float32Array.from(sol.b)) : null};
 }
 
 /** `w0 + γ(w − w0)` as new tensors. */
