@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {dataScaledInit, DenseState, ERInputError, erSweep, SweepCache, SweepConfig, tensorBatches, UnitWeights} from '../src/engine/index';
 import {describeBackends, expectNoLeak} from './helpers/backends';
+import {ridgeReference} from './helpers/linalg';
 import {readCsv, readReferenceJson} from './helpers/fixtures';
 
 /** Replaces the layers' weights by the sweep's, disposing the old ones. */
@@ -145,6 +146,55 @@ describeBackends('ER sweep', () => {
     const er = run('er'), erls = run('erls');
     expect([0, 1, 2, 4, 8, 16, 32, 64, 128, 256]).toContain(erls.gamma);
     expect(erls.e).toBeLessThanOrEqual(er.e + 0.01);
+  });
+
+  it('erls picks the γ whose refitted read-out misfits least (float64 oracle of the whole search)', () => {
+    // 2-8-2 relu net on 400 ring points: the oracle recomputes W⁰ (ridge refit of the old hidden
+    // fields), W^ER (plain ER's hidden solve), and for every γ tried: the features of
+    // W⁰ + γ(W^ER − W⁰) on subsample A (rows i mod s = 0), a ridge read-out against the reflected
+    // output targets, its mean squared misfit on subsample B (rows i mod s = 1).
+    const n = 400, searchRows = 100, alpha = 1e-3, stride = Math.max(2, Math.floor(n / searchRows));
+    const x = tf.tensor2d(ringX.slice(0, n));
+    const y = tf.oneHot(tf.tensor1d(ringY.slice(0, n), 'int32'), 2).toFloat() as tf.Tensor2D;
+    const layers = mlp([2, 8, 2], 'relu', 'softmax');
+    initialise(layers, x, 13);
+    // the output starts non-zero so that the reflected targets depend on the field
+    layers[1].kernel.dispose();
+    layers[1].kernel = tf.randomNormal([8, 2], 0, 0.3, 'float32', 14) as tf.Tensor2D;
+    const searched = erSweep(layers, tensorBatches(x, y, 128), {mode: 'erls', searchRows, alpha});
+    const plain = erSweep(layers, tensorBatches(x, y, 128), {mode: 'er', refresh: false, alpha});
+    const X = x.arraySync() as number[][], Y = y.arraySync() as number[][];
+    const [W, b] = [layers[0].kernel.arraySync() as number[][], Array.from(layers[0].bias!.dataSync())];
+    const [V, c] = [layers[1].kernel.arraySync() as number[][], Array.from(layers[1].bias!.dataSync())];
+    const Wer = plain.weights[0]!.kernel.arraySync() as number[][], ber = Array.from(plain.weights[0]!.bias!.dataSync());
+    const affine = (rows: number[][], M: number[][], v: number[]) =>
+        rows.map(r => v.map((bj, j) => bj + r.reduce((t, xi, i) => t + xi * M[i][j], 0)));
+    const g = (u: number) => Math.abs(u) < 1e-3 ? 1 + u * u / 3 : u / Math.tanh(u);
+    const T = affine(affine(X, W, b).map(h => h.map(v => Math.max(v, 0))), V, c)
+        .map((h, q) => h.map((hj, j) => (2 * Y[q][j] - 1) * 2 * g(hj / 2)));
+    const refit = ridgeReference(X, affine(X, W, b), alpha);  // W⁰
+    const A = X.map((_, i) => i).filter(i => i % stride === 0), B = X.map((_, i) => i).filter(i => i % stride === 1);
+    const score = (gamma: number) => {
+      const Wg = refit.W.map((r, i) => r.map((v, j) => v + gamma * (Wer[i][j] - v)));
+      const bg = refit.b.map((v, j) => v + gamma * (ber[j] - v));
+      const F = affine(X, Wg, bg).map(h => h.map(v => Math.max(v, 0)));
+      const r = ridgeReference(A.map(i => F[i]), A.map(i => T[i]), alpha);
+      const pred = affine(B.map(i => F[i]), r.W, r.b);
+      let sse = 0;
+      pred.forEach((p, q) => p.forEach((v, j) => { sse += (v - T[B[q]][j]) ** 2; }));
+      return sse / (B.length * 2);
+    };
+    const tried = Object.keys(searched.report.stepScores!).map(Number);
+    expect(tried.length).toBeGreaterThanOrEqual(5);
+    const oracle = new Map(tried.map(gm => [gm, score(gm)]));
+    for (const gm of tried) {
+      expect(searched.report.stepScores![String(gm)]).withContext(`γ = ${gm}`).toBeCloseTo(oracle.get(gm)!, 4);
+    }
+    const best = tried.reduce((p, q) => oracle.get(q)! < oracle.get(p)! ? q : p);
+    expect(searched.report.gamma).toBe(best);
+    [searched, plain].forEach(r => r.weights.forEach(w => w && tf.dispose([w.kernel, w.bias!])));
+    disposeLayers(layers);
+    tf.dispose([x, y]);
   });
 
   it('erls: the step does not depend on how the search sample is cut into batches', () => {

@@ -130,7 +130,7 @@ export class RemoteRun implements ExecutorRun {
     return {
       set: async req => void await this.broadcast({op: 'set', slot: req.slot, unit: req.unit, value: req.value == null ? null :
           req.value instanceof tf.Tensor ? toWire(req.value) : weightsToWire(req.value as UnitWeights)},
-          `set ${req.slot} of ${units[req.unit].name}`),
+          req.slot === 'readout' ? `set step read-out ${req.unit}` : `set ${req.slot} of ${units[req.unit].name}`),
       pass: req => Promise.all(this.shards.map(s => s.request<PassStats>({op: 'pass', plan: req.plan},
                                                                        passName(req, units)))),
       end: async () => {

@@ -44,8 +44,14 @@ export interface ERConfig {
   update?: ERUpdateSchedule;
   /** Re-solve the output layer on the new hidden features in each update. Default true. */
   refresh?: boolean;
-  /** Rows the 'erls' step search evaluates. Default 10000. */
+  /** Rows in each of the two subsamples the 'erls' step search uses. Default 10000. */
   searchRows?: number;
+  /**
+   * How 'erls' judges a step: 'refit' (default) by the read-out the update's
+   * refresh would solve for it (fitted on one subsample, scored on another);
+   * 'held' with the output layer held at its first solve (tfjs-er 0.1's rule).
+   */
+  stepSearch?: 'refit'|'held';
   /** Print recovered numerical trouble (e.g. a singular Gram) with console.warn. Default true. */
   verbose?: boolean;
   /**
@@ -63,7 +69,7 @@ const ER_BRAND = '__tfjsErOptimizer';
 type NamedTensor = {name: string, tensor: tf.Tensor};
 
 const DEFAULTS: FullConfig = {
-  alpha: 1e-3, beta: 0.1, mode: 'er', update: 'epoch', refresh: true, searchRows: 10000,
+  alpha: 1e-3, beta: 0.1, mode: 'er', update: 'epoch', refresh: true, searchRows: 10000, stepSearch: 'refit',
   verbose: true, executor: undefined,
 };
 
@@ -99,6 +105,9 @@ function validate(config: ERConfig): FullConfig {
   }
   if (c.mode !== 'er' && c.mode !== 'erls') {
     throw new ERInputError(`er(): option mode must be 'er' or 'erls', got '${c.mode}'`);
+  }
+  if (c.stepSearch !== 'refit' && c.stepSearch !== 'held') {
+    throw new ERInputError(`er(): option stepSearch must be 'refit' or 'held', got '${c.stepSearch}'`);
   }
   if (c.update !== 'epoch' && c.update !== 'batch') {
     throw new ERInputError(`er(): option update must be 'epoch' or 'batch', got '${c.update}'`);

@@ -31,8 +31,13 @@ export interface ShardChunk {
  */
 export type ShardData = () => Iterable<ShardChunk>;
 
-/** The weight slots of a shard, set by the coordinator between passes. */
-export type WeightSlot = 'next'|'operator'|'w0';
+/**
+ * The weight slots of a shard, set by the coordinator between passes:
+ * `next` (solved weights, by unit), `operator` (pre-image operators, by
+ * unit), `w0` (the step search's γ = 0 weights, by unit), `readout` (the
+ * refit-aware search's output-unit read-out for the j-th γ of its plan).
+ */
+export type WeightSlot = 'next'|'operator'|'w0'|'readout';
 
 /**
  * Runs the passes of one update on one shard. Holds references to the
@@ -48,6 +53,10 @@ export class ShardRunner {
   readonly operators: Array<tf.Tensor2D|null>;
   /** The step search's γ = 0 weights of the blended units. */
   readonly w0: Array<UnitWeights|null>;
+  /** The refit-aware search's read-outs, by position in its plan's γ list. */
+  readonly readout: Array<UnitWeights|null> = [];
+  /** The lowest blended unit's fields under w0 and their change under next, by first row (search rows only). */
+  private readonly lowFields = new Map<number, {base: tf.Tensor, delta: tf.Tensor}>();
   /** Reflected output targets of the first target pass, by chunk offset. */
   private readonly kept = new Map<number, tf.Tensor>();
 
@@ -68,6 +77,119 @@ export class ShardRunner {
     else this[slot][i] = value as UnitWeights|null;
   }
 
+  /** The weights of a blended unit at step γ, `w0 + γ·delta` (call inside tidy). */
+  private blendedAt(i: number, delta: UnitWeights, gamma: number): UnitWeights {
+    const w0 = this.w0[i]!;
+    return {kernel: tf.add(w0.kernel, tf.mul(delta.kernel, gamma)),
+            bias: w0.bias != null ? tf.add(w0.bias, tf.mul(delta.bias!, gamma)) as tf.Tensor1D : null};
+  }
+
+  /** `next − w0` of each blended unit (null elsewhere); the caller disposes them. */
+  private blendDeltas(blended: Set<number>): Array<UnitWeights|null> {
+    return this.units.map((_, i) => !blended.has(i) ? null : tf.tidy(() => ({
+      kernel: tf.sub(this.next[i]!.kernel, this.w0[i]!.kernel),
+      bias: this.next[i]!.bias != null ? tf.sub(this.next[i]!.bias!, this.w0[i]!.bias!) as tf.Tensor1D : null,
+    }) as unknown as tf.TensorContainer) as unknown as UnitWeights|null);
+  }
+
+  /**
+   * For the rows of a chunk with global index i mod `stride` = `phase`: the
+   * lowest blended unit's field under w0, its change under next (the field is
+   * linear in γ) and the reflected output targets under the starting weights,
+   * computed once per update and kept for the later search passes.
+   */
+  private searchRows(c: ShardChunk, stride: number, phase: number, low: number):
+      {base: tf.Tensor, delta: tf.Tensor, target: tf.Tensor, n: number}|null {
+    const n = c.x.shape[0];
+    const first = (phase - c.offset % stride + stride) % stride;
+    if (first >= n) return null;
+    const key = c.offset * stride + phase;
+    let f = this.lowFields.get(key);
+    let t = this.kept.get(-1 - key);
+    if (f == null || t == null) {
+      this.checkChunk(c);
+      const out = tf.tidy(() => {
+        const idx = tf.range(first, n, stride, 'int32');
+        const x = stride === 1 ? c.x : tf.gather(c.x, idx), y = stride === 1 ? c.y : tf.gather(c.y, idx);
+        const {inputs, fields} = forwardUnits(this.units, x);
+        const lowUnit = this.units[low] as SolvedUnit;
+        const base = unitField(lowUnit, inputs[low], this.w0[low]!);
+        return {base, delta: tf.sub(unitField(lowUnit, inputs[low], this.next[low]!), base),
+                target: reflectOutput(this.outUnit.activation, fields[this.out]!, y)};
+      });
+      if (f != null) tf.dispose([f.base, f.delta]);
+      t?.dispose();
+      f = {base: out.base, delta: out.delta};
+      t = out.target;
+      this.lowFields.set(key, f);
+      this.kept.set(-1 - key, t);
+    }
+    return {base: f.base, delta: f.delta, target: t, n: t.shape[0]};
+  }
+
+  /** The output unit's input under the blended weights of step γ (call inside tidy). */
+  private featuresAt(gamma: number, base: tf.Tensor, delta: tf.Tensor, low: number, blended: Set<number>,
+                     deltas: Array<UnitWeights|null>): tf.Tensor {
+    const {units, out} = this;
+    let a = activate((units[low] as SolvedUnit).activation, tf.add(base, tf.mul(delta, gamma)));
+    for (let i = low + 1; i < out; i++) {
+      const u = units[i];
+      if (!isSolved(u)) {
+        a = passForward(u, a);
+        continue;
+      }
+      const w = blended.has(i) ? this.blendedAt(i, deltas[i]!, gamma) : weightsAt(units, i, this.next);
+      a = activate(u.activation, unitField(u, a, w));
+    }
+    return a;
+  }
+
+  /** Refit-aware search, step 1: per γ, the output unit's statistics on its rows. */
+  private searchFitPass(plan: Extract<PassPlan, {kind: 'searchFit'}>, data: ShardData): PassStats {
+    const blended = new Set(plan.blended), deltas = this.blendDeltas(blended);
+    const accs = plan.gammas.map(() => this.accumulatorFor(this.out));
+    let rows = 0;
+    try {
+      for (const c of data()) {
+        const r = this.searchRows(c, plan.stride, plan.phase, plan.low);
+        if (r == null) continue;
+        plan.gammas.forEach((g, j) => tf.tidy(() =>
+            accumulate(accs[j], this.outUnit, this.featuresAt(g, r.base, r.delta, plan.low, blended, deltas), r.target,
+                       'full')));
+        rows += r.n;
+      }
+      return {rows, fits: accs.map(acc => acc.takeMoments(true))};
+    } finally {
+      accs.forEach(acc => acc.dispose());
+      deltas.forEach(d => { if (d != null) tf.dispose([d.kernel, d.bias].filter(t => t != null) as tf.Tensor[]); });
+    }
+  }
+
+  /** Refit-aware search, step 2: per γ, the misfit of its read-out (slot 'readout') on its rows. */
+  private searchScorePass(plan: Extract<PassPlan, {kind: 'searchScore'}>, data: ShardData): PassStats {
+    const blended = new Set(plan.blended), deltas = this.blendDeltas(blended);
+    const sums = new Float64Array(plan.gammas.length);
+    let count = 0, rows = 0;
+    try {
+      for (const c of data()) {
+        const r = this.searchRows(c, plan.stride, plan.phase, plan.low);
+        if (r == null) continue;
+        const v = tf.tidy(() => tf.stack(plan.gammas.map((g, j) => tf.tidy(() => {
+          const h = unitField(this.outUnit, this.featuresAt(g, r.base, r.delta, plan.low, blended, deltas),
+                              this.readout[j]!);
+          return tf.sum(tf.square(tf.sub(h, r.target)));
+        }))));
+        v.dataSync().forEach((m, j) => { sums[j] += m; });
+        v.dispose();
+        count += r.target.size;
+        rows += r.n;
+      }
+      return {rows, misfit: {sums, count}};
+    } finally {
+      deltas.forEach(d => { if (d != null) tf.dispose([d.kernel, d.bias].filter(t => t != null) as tf.Tensor[]); });
+    }
+  }
+
   /** Runs one pass over `data`. */
   run(plan: PassPlan, data: ShardData): PassStats {
     switch (plan.kind) {
@@ -76,14 +198,18 @@ export class ShardRunner {
       case 'target': return this.targetPass(plan, data);
       case 'refresh': return this.outputPass(plan.unit, data, 'full', true);
       case 'search': return this.searchPass(plan, data);
+      case 'searchFit': return this.searchFitPass(plan, data);
+      case 'searchScore': return this.searchScorePass(plan, data);
       default: throw new Error(`unknown pass '${(plan as {kind: string}).kind}'`);
     }
   }
 
-  /** Releases the kept targets. */
+  /** Releases the kept targets and search fields. */
   dispose(): void {
     for (const t of this.kept.values()) t.dispose();
     this.kept.clear();
+    for (const f of this.lowFields.values()) tf.dispose([f.base, f.delta]);
+    this.lowFields.clear();
   }
 
   private get outUnit(): SolvedUnit {

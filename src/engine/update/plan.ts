@@ -19,14 +19,22 @@ export type StatsPart = 'full'|'cross';
  *   new weights above and accumulate that unit's statistics.
  * - `refresh`: the output unit's statistics on the new features, against
  *   the targets kept by the first `target` pass (recomputed if missing).
- * - `search`: the misfit of the `'erls'` step search for every γ.
+ * - `search`: the misfit of the `'erls'` step search for every γ, output held.
+ * - `searchFit` / `searchScore`: the refit-aware step search (see `sweep.ts`).
  */
 export type PassPlan =
     {kind: 'first', unit: number|null, part: StatsPart, fingerprint: boolean, predictions: boolean}|
     {kind: 'rebuild', unit: number}|
     {kind: 'target', unit: number, part: StatsPart, keepTargets: boolean}|
     {kind: 'refresh', unit: number}|
-    {kind: 'search', rows: number, gammas: number[], low: number, blended: number[]};
+    {kind: 'search', rows: number, gammas: number[], low: number, blended: number[]}|
+    /**
+     * Refit-aware search, step 1: the output unit's statistics on the features of W(γ), over the
+     * rows i with i mod stride = phase.
+     */
+    {kind: 'searchFit', stride: number, phase: number, gammas: number[], low: number, blended: number[]}|
+    /** Refit-aware search, step 2: the misfit of each γ's read-out (slot 'readout' j) on such rows. */
+    {kind: 'searchScore', stride: number, phase: number, gammas: number[], low: number, blended: number[]};
 
 /** Rows, finiteness and target range seen by a first pass. */
 export interface ObservedStats {
@@ -60,8 +68,10 @@ export interface PassStats {
   observed?: ObservedStats;
   fingerprint?: DataFingerprint;
   predictions?: PredictionPieces;
-  /** search: Σ squared misfit per γ, and the number of target values summed. */
+  /** search, searchScore: Σ squared misfit per γ, and the number of target values summed. */
   misfit?: {sums: Float64Array, count: number};
+  /** searchFit: the output unit's statistics per γ. */
+  fits?: RidgeMoments[];
 }
 
 /** The shards' answers to one pass, added up (ridge statistics are merged by the sweep). */
@@ -72,11 +82,14 @@ export interface MergedPass {
   fingerprint: DataFingerprint|null;
   predictions: PredictionPieces|null;
   misfit: {sums: Float64Array, count: number}|null;
+  /** searchFit: per γ, every shard's statistics. */
+  fits: RidgeMoments[][];
 }
 
 /** Adds the answers of several shards to one pass. */
 export function mergePasses(parts: PassStats[]): MergedPass {
-  const out: MergedPass = {rows: 0, ridge: [], observed: null, fingerprint: null, predictions: null, misfit: null};
+  const out: MergedPass = {rows: 0, ridge: [], observed: null, fingerprint: null, predictions: null, misfit: null,
+                           fits: []};
   for (const p of parts) {
     out.rows += p.rows;
     if (p.ridge) out.ridge.push(p.ridge);
@@ -101,6 +114,7 @@ export function mergePasses(parts: PassStats[]): MergedPass {
       if (out.predictions == null) out.predictions = {width: p.predictions.width, pieces: []};
       out.predictions.pieces.push(...p.predictions.pieces);
     }
+    if (p.fits) p.fits.forEach((m, j) => (out.fits[j] ??= []).push(m));
     if (p.misfit) {
       const m = out.misfit;
       if (m == null) out.misfit = {sums: Float64Array.from(p.misfit.sums), count: p.misfit.count};

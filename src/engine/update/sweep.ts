@@ -10,8 +10,15 @@
  * 2. `target`, per lower trainable unit, top-down: carry the reflected output
  *    target down through the new weights above (pre-image, hidden reflection
  *    rule; pooling routes it, flatten reshapes it); accumulate; solve.
- * 3. `search` (mode 'erls'): the step γ along the ER direction of the hidden
- *    units, by the output field's misfit on the first `searchRows` rows.
+ * 3. mode 'erls': the step γ along the ER direction of the hidden units,
+ *    `W(γ) = W⁰ + γ(W^ER − W⁰)` (W⁰: the refit of their unchanged fields).
+ *    Each γ is judged by the read-out the refresh would give it: on a
+ *    subsample A a ridge read-out of the features of W(γ) is solved against
+ *    the update's reflected output targets, and scored by its misfit on a
+ *    disjoint subsample B (every s-th row and the rows after them, ~searchRows
+ *    each; `searchFit`, `searchScore`; a coarse grid, then the neighbours of
+ *    the best). `stepSearch: 'held'` is the earlier rule:
+ *    the misfit with the output unit held at its first solve (`search`).
  * 4. `refresh`: re-solve the output unit on the new features.
  *
  * The generator yields requests ({@link SweepRequest}) and receives each
@@ -47,8 +54,14 @@ export interface SweepConfig {
   mode?: ERMode;
   /** Re-solve the output unit on the new hidden features. Default true. */
   refresh?: boolean;
-  /** Rows used by the 'erls' step search. Default 10000. */
+  /** Rows used by the 'erls' step search (each of its two subsamples). Default 10000. */
   searchRows?: number;
+  /**
+   * How 'erls' judges a step: 'refit' (default) by the read-out the refresh
+   * would solve for it, on held-out rows; 'held' by the output field with
+   * the output unit held (the rule of tfjs-er 0.1).
+   */
+  stepSearch?: 'refit'|'held';
 }
 
 /** What an update did. */
@@ -76,6 +89,8 @@ export interface SweepReport {
   passSeconds: Array<{pass: string, seconds: number}>;
   /** Notes on recovered numerical trouble (e.g. singular Gram, ridge raised). */
   warnings: string[];
+  /** 'erls': the mean misfit of every step tried, by γ. */
+  stepScores?: Record<string, number>;
 }
 
 /** New weights (per unit; null where unchanged or weightless), the report, and the first pass's predictions. */
@@ -105,11 +120,14 @@ export interface SweepRun {
 }
 
 const GAMMAS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256];
+/** The refit-aware search's first grid (×4 apart); then the best one's neighbours in GAMMAS. */
+const COARSE_GAMMAS = [0, 2, 8, 32, 128];
 
 /** Validates an update's options (throws naming the option). */
 export function checkSweepConfig(config: SweepConfig): Required<SweepConfig> {
   const c = {alpha: config.alpha ?? 1e-3, beta: config.beta ?? 0.1, mode: config.mode ?? 'er',
-             refresh: config.refresh ?? true, searchRows: config.searchRows ?? 10000};
+             refresh: config.refresh ?? true, searchRows: config.searchRows ?? 10000,
+             stepSearch: config.stepSearch ?? 'refit'};
   const num = (name: string, v: unknown, min: number, integer = false) => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
       throw new ERInputError(`option ${name} must be a finite ${integer ? 'integer' : 'number'} >= ${min}, got ${v}`);
@@ -120,6 +138,9 @@ export function checkSweepConfig(config: SweepConfig): Required<SweepConfig> {
   num('searchRows', c.searchRows, 1, true);
   if (c.mode !== 'er' && c.mode !== 'erls') throw new ERInputError(`option mode must be 'er' or 'erls', got '${c.mode}'`);
   if (typeof c.refresh !== 'boolean') throw new ERInputError(`option refresh must be true or false, got ${c.refresh}`);
+  if (c.stepSearch !== 'refit' && c.stepSearch !== 'held') {
+    throw new ERInputError(`option stepSearch must be 'refit' or 'held', got '${c.stepSearch}'`);
+  }
   return c as Required<SweepConfig>;
 }
 
@@ -130,7 +151,7 @@ export function checkSweepConfig(config: SweepConfig): Required<SweepConfig> {
 export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: SweepRun):
     Generator<SweepRequest, SweepResult, MergedPass> {
   const t0 = now();
-  const {alpha, beta, mode, refresh, searchRows} = checkSweepConfig(config);
+  const {alpha, beta, mode, refresh, searchRows, stepSearch} = checkSweepConfig(config);
   validateUnits(units, run.inputShape);
   const out = units.length - 1;
   const outUnit = units[out] as SolvedUnit;
@@ -148,6 +169,7 @@ export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: Swee
   const w0s: Array<UnitWeights|null> = units.map(() => null);
   const needsMore = lowest < out;
   let inputGramReused = false, outputGramReused = false, gamma = 1;
+  let stepScores: Record<string, number>|undefined;
 
   function* pass(plan: PassPlan): Generator<SweepRequest, MergedPass, MergedPass> {
     const tp = now();
@@ -247,8 +269,42 @@ export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: Swee
         w0s[i] = toWeights(units[i] as SolvedUnit, {W: refits[i]!.W, b: refits[i]!.b});
         yield {kind: 'set', slot: 'w0', unit: i, value: w0s[i]};
       }
-      const p = yield* pass({kind: 'search', rows: searchRows, gammas: GAMMAS, low: Math.min(...hidden), blended: hidden});
-      gamma = bestGamma(p.misfit!.sums, p.misfit!.count);
+      const low = Math.min(...hidden);
+      if (stepSearch === 'held') {
+        const p = yield* pass({kind: 'search', rows: searchRows, gammas: GAMMAS, low, blended: hidden});
+        gamma = bestGamma(GAMMAS, p.misfit!.sums, p.misfit!.count);
+      } else {
+        // A = rows i with i mod s = 0, B = those with i mod s = 1: ~searchRows each, spread over all
+        // the rows (so a class-sorted data set gives both of them every class)
+        const stride = Math.max(2, Math.floor(first.rows / searchRows));
+        if (first.rows >= 2) {
+          const scores = new Map<number, number>();
+          function* tryGammas(gammas: number[]): Generator<SweepRequest, void, MergedPass> {
+            const fit = yield* pass({kind: 'searchFit', stride, phase: 0, gammas, low, blended: hidden});
+            const readouts = gammas.map((_, j) => {
+              const ts = now();
+              const m = mergeMoments(fit.fits[j], outUnit.name);
+              const {solution} = solveRidge(m, {alpha, fitIntercept: outUnit.bias != null}, `${outUnit.name} (step search)`);
+              seconds.solve += now() - ts;
+              return toWeights(outUnit, solution);
+            });
+            try {
+              for (let j = 0; j < gammas.length; j++) yield {kind: 'set', slot: 'readout', unit: j, value: readouts[j]};
+              const score = yield* pass({kind: 'searchScore', stride, phase: 1, gammas, low, blended: hidden});
+              gammas.forEach((g, j) => scores.set(g, score.misfit!.sums[j] / score.misfit!.count));
+              for (let j = 0; j < gammas.length; j++) yield {kind: 'set', slot: 'readout', unit: j, value: null};
+            } finally {
+              readouts.forEach(disposeWeights);
+            }
+          }
+          yield* tryGammas(COARSE_GAMMAS);
+          const coarse = bestOf(scores);
+          const around = (coarse === 0 ? [1] : [coarse / 2, coarse * 2]).filter(g => GAMMAS.includes(g) && !scores.has(g));
+          if (around.length > 0) yield* tryGammas(around);
+          gamma = bestOf(scores);
+          stepScores = Object.fromEntries([...scores].sort((p, q) => p[0] - q[0]).map(([g, v]) => [String(g), v]));
+        }
+      }
       for (const i of hidden) {
         const w = blend(w0s[i]!, next[i]!, gamma);
         yield* setNext(i, w);
@@ -273,7 +329,7 @@ export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: Swee
     const result: SweepResult = {
       weights: next.slice(),
       report: {rows: first.rows, passes: passSeconds.length, gamma, inputGramReused, outputGramReused, lambdas,
-               alphas, seconds, passSeconds, warnings},
+               alphas, seconds, passSeconds, warnings, ...(stepScores ? {stepScores} : {})},
       predictions: first.predictions,
     };
     next.fill(null);  // ownership moves to the caller
@@ -310,15 +366,27 @@ function checkObserved(p: MergedPass, outUnit: SolvedUnit) {
 }
 
 /** The γ with the least mean misfit (the first one on ties). */
-function bestGamma(sums: Float64Array, count: number): number {
+function bestGamma(gammas: number[], sums: Float64Array, count: number): number {
   let best = Infinity, g = 1;
-  GAMMAS.forEach((gamma, j) => {
+  gammas.forEach((gamma, j) => {
     const v = sums[j] / count;
     if (v < best) {
       best = v;
       g = gamma;
     }
   });
+  return g;
+}
+
+/** The γ with the least score (the smallest γ on ties). */
+function bestOf(scores: Map<number, number>): number {
+  let best = Infinity, g = 1;
+  for (const [gamma, v] of [...scores].sort((p, q) => p[0] - q[0])) {
+    if (v < best) {
+      best = v;
+      g = gamma;
+    }
+  }
   return g;
 }
 
