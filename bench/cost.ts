@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import {dataScaledInit, DenseState, erSweep, preimage, preimageOperator, reflectOutput, RidgeAccumulator, tensorBatches} from '../src/index';
+import {dataScaledInit, DenseState, erSweep, preimage, preimageOperator, reflectOutput, RidgeAccumulator, tensorBatches} from '../src/engine/index';
 import {loadMnist} from '../src/node/datasets';
 import {median, table, writeResults} from './lib';
 

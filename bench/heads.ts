@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import {erHead} from '../src/index';
 import {balancedSubset, holdOut, LabelledImages, loadMnist} from '../src/node/datasets';
-import {installWasmTransposeFix} from '../src/node/wasm_matmul_fix';
+import {installWasmTransposeFix} from './harness/wasm_matmul_fix';
 import {table, writeResults} from './lib';
 
 const PER_CLASS = [1, 5, 20, 100, 0];  // 0 = all (~5,400 per class)

@@ -28,7 +28,7 @@ export function runCli(args: string[], label: string): Promise<RunResult> {
   const t0 = Date.now();
   console.error(`  ▶ ${label}: tfjs-er train ${args.join(' ')}`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/node/cli.ts'), 'train', ...args, '--json'],
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/harness/cli.ts'), 'train', ...args, '--json'],
                         {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']});
     let out = '', err = '';
     child.stdout.on('data', d => out += d);

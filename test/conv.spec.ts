@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import {ConvGeometry, erSweep, extractPatches, foldPatches, foldStride1, patchRows, poolPreimage} from '../src/index';
+import {ConvGeometry, erSweep, extractPatches, foldPatches, foldStride1, patchRows, poolPreimage} from '../src/engine/index';
 import {describeBackends, expectNoLeak} from './helpers/backends';
 import {maxDiff} from './helpers/data';
 import {maxRelErr, ridgeReference} from './helpers/linalg';

@@ -7,7 +7,7 @@ import {balancedSubset, holdOut, LabelledImages, loadFashionMnist} from '../src/
 import {loadCifar10, parseCifarRecords} from '../src/node/cifar';
 import {loadIdxDataset, loadIdxPair} from '../src/node/datasets';
 import {parseIdx} from '../src/node/idx';
-import {parseArch, parseConvArch} from '../src/node/train';
+import {parseArch, parseConvArch} from '../src/node/models';
 import {parseCli} from '../src/node/cli';
 
 function idx(dims: number[], data: number[]): Buffer {
@@ -92,11 +92,12 @@ describe('data loaders (Node)', () => {
   });
 
   it('parses the CLI and the architecture, with clear errors', () => {
-    const {options, json} = parseCli(['train', '--dataset', 'mnist', '--optimizer', 'adam', '--epochs', '3',
-                                      '--batch-size', '64', '--backend', 'cpu', '--json', '--lr', '0.003']);
+    const {options, json} = parseCli(['train', '--dataset', 'mnist', '--mode', 'erls', '--epochs', '3',
+                                      '--batch-size', '64', '--backend', 'cpu', '--json', '--threads', '2',
+                                      '--compare', 'adam']);
     expect(json).toBeTrue();
-    expect(options).toEqual(jasmine.objectContaining({dataset: 'mnist', optimizer: 'adam', epochs: 3,
-                                                      batchSize: 64, backend: 'cpu', lr: 0.003, seed: 0}));
+    expect(options).toEqual(jasmine.objectContaining({dataset: 'mnist', mode: 'erls', epochs: 3, batchSize: 64,
+                                                      backend: 'cpu', threads: 2, seed: 0, compareAdam: true}));
     expect(parseArch('784-1000-10', 784, 10)).toEqual([784, 1000, 10]);
     expect(() => parseArch('784-100', 3072, 10)).toThrowError(/needs 3072 inputs and 10 outputs/);
     expect(() => parseArch('784-x-10', 784, 10)).toThrowError(/expected sizes joined by '-'/);

@@ -5,7 +5,8 @@
  * optimizer disposed).
  */
 import * as tf from '@tensorflow/tfjs';
-import {er, ERHead, erHead, ERInputError, erLayers, ERNumericalError, ExpectationReflection, solveSPD} from '../src/index';
+import {solveSPD} from '../src/engine/index';
+import {er, ERHead, erHead, ERInputError, erLayers, ERNumericalError, ExpectationReflection} from '../src/index';
 import {describeBackends} from './helpers/backends';
 import {maxDiff, toyClassification} from './helpers/data';
 import {saveAndLoad} from './helpers/models';

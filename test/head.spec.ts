@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import {er, ERHead, erHead, ERInputError, extendERHead, RidgeAccumulator} from '../src/index';
+import {RidgeAccumulator} from '../src/engine/index';
+import {er, ERHead, erHead, ERInputError, extendERHead} from '../src/index';
 import {describeBackends, expectNoLeak} from './helpers/backends';
 import {maxDiff, toyClassification} from './helpers/data';
 import {maxRelErr, ridgeReference} from './helpers/linalg';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import {AUTO_ALPHAS, DenseState, er, ERInputError, erLayers, erSweep, ExpectationReflection, tensorBatches} from '../src/index';
+import {AUTO_ALPHAS, DenseState, erSweep, tensorBatches} from '../src/engine/index';
+import {er, ERInputError, erLayers, ExpectationReflection} from '../src/index';
 import {describeBackends} from './helpers/backends';
 import {maxDiff, relDiff, toyClassification} from './helpers/data';
 import {saveAndLoad} from './helpers/models';

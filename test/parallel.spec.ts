@@ -4,7 +4,8 @@
  * the pass, nothing leaked on either side, and every thread ended by close().
  */
 import * as tf from '@tensorflow/tfjs';
-import {er, ERExecutor, ERInputError, erLayers, ExecutorRun, UpdateSession} from '../src/index';
+import {UpdateSession} from '../src/engine/index';
+import {er, ERExecutor, ERInputError, erLayers, ExecutorRun} from '../src/index';
 import {ThreadPool, threadPool} from '../src/node/index';
 import {describeBackends} from './helpers/backends';
 import {maxDiff, toyClassification} from './helpers/data';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import {dataScaledInit, DenseState, erSweep, tensorBatches} from '../src/index';
+import {dataScaledInit, DenseState, erSweep, tensorBatches} from '../src/engine/index';
 import {describeBackends} from './helpers/backends';
 import {readCsv} from './helpers/fixtures';
 

@@ -66,7 +66,7 @@ export function serveShard(port: ShardPort, done: () => void): void {
         const slot = req.slot, value = req.value;
         const t = value == null ? null : 'kernel' in value ? weightsFromWire(value as WireWeights) :
             fromWire(value as WireTensor) as tf.Tensor2D;
-        const old = slot === 'operator' ? u.runner.operators[req.unit] : u.runner[slot][req.unit];
+        const old = u.runner.slot(slot, req.unit);
         u.runner.set(slot, req.unit, t);
         if (old != null) release(u, old);
         if (t != null) u.owned.push(...('kernel' in t ? [t.kernel, ...(t.bias ? [t.bias] : [])] : [t]));

@@ -2,26 +2,27 @@
 /**
  * The tfjs-er command line (Node only).
  *
- *   tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--data-dir DIR]
- *                 --optimizer er|adam [--arch 784-1000-10] [--activation relu]
- *                 [--epochs N] [--batch-size B] [--backend auto|wasm|cpu|tensorflow]
- *                 [--seed S] [--save DIR] [--json] [--threads N]
+ *   tfjs-er train --dataset mnist|fashion-mnist|cifar10 [options]   train with ER (see USAGE)
  */
 import {parseArgs} from 'util';
 import {formatDuration, Progress} from './progress';
-import {DatasetName, train, TrainOptions} from './train';
+import {DatasetName} from './datasets';
+import {train, TrainOptions, TrainResult} from './train';
 
-const USAGE = `usage: tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--data-dir DIR]
-                     --optimizer er|adam [--arch 784-1000-10] [--activation relu|tanh|sigmoid]
-                     [--epochs N] [--batch-size B] [--backend auto|wasm|cpu|tensorflow]
-                     [--seed S] [--save DIR] [--json]
-  ER options:   --mode er|erls (default er)  --init glorot|data (default glorot)  --alpha A|auto (ridge, default 0.001)
-                --threads N (worker threads for the update; default: every core, 1 on tensorflow)
-  Adam options: --lr RATE (default 0.001)  --wasm-transpose-fix
-  Other:        --train-size N (class-balanced subset)  --target-accuracy A (stop when reached)
-                --val-size N (hold out N training rows; reports the best epoch on them)
-                --patience P (early stopping: stop after P epochs without a better held-out accuracy)
-                --eval-each-epoch (test accuracy after every epoch; with --json, adds "history")`;
+const USAGE = `usage: tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--data-dir DIR] [options]
+  --arch 784-1000-10        the network: layer sizes, or a convnet such as 3072-c32k5-p8-10
+                            (cN[kK] conv, pN/aN max/avg pooling, numbers dense; last = classes)
+  --epochs N                ER updates, one per epoch (default 1)
+  --mode er|erls            plain ER, or ER with the automatic step (default er)
+  --threads N               worker threads for each update (default: every core; 1 on tensorflow)
+  --backend auto|wasm|cpu|tensorflow   (default auto: tfjs-node if installed, else wasm)
+  --init glorot|data        initialisation (default glorot; data = the ER reference's)
+  --alpha A|auto            ridge (default 0.001)   --step-search refit|held   (erls; default refit)
+  --activation relu|tanh|sigmoid   hidden units (default relu)
+  --batch-size B            rows per chunk of a pass (default 2000; speed only)
+  --train-size N            train on a class-balanced subset of N rows
+  --seed S  --save DIR  --json
+  --compare adam            also train the same network with tfjs's Adam (lr 1e-3, batch 128)`;
 
 function fail(message: string): never {
   console.error(`tfjs-er: ${message}\n\n${USAGE}`);
@@ -41,21 +42,19 @@ function int(name: string, value: string|undefined, def?: number): number|undefi
   return n;
 }
 
-/** Parses the command line into training options (exits with usage on error). */
+/** Parses the command line into training options (exits with the usage on error). */
 export function parseCli(argv: string[]): {options: TrainOptions, json: boolean} {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv, allowPositionals: true, strict: true,
       options: {
-        'dataset': {type: 'string'}, 'data-dir': {type: 'string'}, 'optimizer': {type: 'string'},
-        'arch': {type: 'string'}, 'activation': {type: 'string'}, 'epochs': {type: 'string'},
-        'batch-size': {type: 'string'}, 'backend': {type: 'string'}, 'seed': {type: 'string'},
-        'save': {type: 'string'}, 'json': {type: 'boolean'}, 'mode': {type: 'string'},
-        'init': {type: 'string'}, 'lr': {type: 'string'}, 'wasm-transpose-fix': {type: 'boolean'},
-        'train-size': {type: 'string'}, 'target-accuracy': {type: 'string'}, 'help': {type: 'boolean'},
-        'eval-each-epoch': {type: 'boolean'}, 'val-size': {type: 'string'}, 'alpha': {type: 'string'}, 'patience': {type: 'string'},
-        'threads': {type: 'string'},
+        'dataset': {type: 'string'}, 'data-dir': {type: 'string'}, 'arch': {type: 'string'},
+        'activation': {type: 'string'}, 'epochs': {type: 'string'}, 'batch-size': {type: 'string'},
+        'backend': {type: 'string'}, 'seed': {type: 'string'}, 'save': {type: 'string'}, 'json': {type: 'boolean'},
+        'mode': {type: 'string'}, 'init': {type: 'string'}, 'alpha': {type: 'string'}, 'threads': {type: 'string'},
+        'step-search': {type: 'string'}, 'train-size': {type: 'string'}, 'compare': {type: 'string'},
+        'help': {type: 'boolean'},
       },
     });
   } catch (e) {
@@ -67,70 +66,57 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
     process.exit(0);
   }
   if (parsed.positionals[0] !== 'train') fail(`unknown command '${parsed.positionals[0] ?? ''}'`);
-  const lr = v.lr == null ? undefined : Number(v.lr);
-  if (lr != null && !(lr > 0)) fail(`--lr must be a positive number, got '${v.lr}'`);
   const alpha = v.alpha == null ? undefined : v.alpha === 'auto' ? 'auto' as const : Number(v.alpha);
   if (alpha != null && alpha !== 'auto' && !(alpha >= 0 && Number.isFinite(alpha))) {
     fail(`--alpha must be 'auto' or a number >= 0, got '${v.alpha}'`);
   }
-  const target = v['target-accuracy'] == null ? undefined : Number(v['target-accuracy']);
-  if (target != null && !(target > 0 && target <= 1)) fail(`--target-accuracy must be in (0, 1]`);
   const seed = v.seed == null ? 0 : Number(v.seed);
-  if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer`);
+  if (!Number.isInteger(seed) || seed < 0) fail('--seed must be a non-negative integer');
+  if (v.compare != null && v.compare !== 'adam') fail(`--compare takes 'adam', got '${v.compare}'`);
   const options: TrainOptions = {
     dataset: oneOf<DatasetName>('dataset', v.dataset, ['mnist', 'fashion-mnist', 'cifar10'], 'mnist'),
     dataDir: v['data-dir'],
-    optimizer: oneOf<'er'|'adam'>('optimizer', v.optimizer, ['er', 'adam'], 'er'),
-    mode: oneOf<'er'|'erls'>('mode', v.mode, ['er', 'erls'], 'er'),
-    init: oneOf<'glorot'|'data'>('init', v.init, ['glorot', 'data'], 'glorot'),
-    lr,
-    alpha,
     arch: v.arch,
     activation: oneOf<'relu'|'tanh'|'sigmoid'>('activation', v.activation, ['relu', 'tanh', 'sigmoid'], 'relu'),
+    mode: oneOf<'er'|'erls'>('mode', v.mode, ['er', 'erls'], 'er'),
+    stepSearch: oneOf<'refit'|'held'>('step-search', v['step-search'], ['refit', 'held'], 'refit'),
+    init: oneOf<'glorot'|'data'>('init', v.init, ['glorot', 'data'], 'glorot'),
+    alpha,
     epochs: int('epochs', v.epochs, 1)!,
     batchSize: int('batch-size', v['batch-size']),
     backend: oneOf<'auto'|'wasm'|'cpu'|'tensorflow'>('backend', v.backend, ['auto', 'wasm', 'cpu', 'tensorflow'], 'auto'),
-    seed,
-    save: v.save,
-    wasmTransposeFix: v['wasm-transpose-fix'],
-    trainSize: int('train-size', v['train-size']),
-    targetAccuracy: target,
-    evalEachEpoch: v['eval-each-epoch'],
-    valSize: int('val-size', v['val-size']),
-    patience: int('patience', v.patience),
     threads: int('threads', v.threads),
+    seed,
+    trainSize: int('train-size', v['train-size']),
+    save: v.save,
+    compareAdam: v.compare === 'adam',
   };
-  if (options.patience != null && options.valSize == null) fail('--patience needs --val-size N (a held-out split)');
   return {options, json: Boolean(v.json)};
+}
+
+function summary(r: TrainResult): string[] {
+  const line = (s: TrainResult['er']) => `  ${s.optimizer.padEnd(12)} test accuracy ${(100 * s.test_accuracy).toFixed(2)} % ` +
+      `(error ${s.test_error.toFixed(2)} %) after ${s.epochs} epoch(s), ${s.train_seconds.toFixed(1)} s training`;
+  return [`${r.dataset} ${r.arch} on ${r.backend}, ${r.train_rows} training rows:`, line(r.er), ...(r.adam ? [line(r.adam)] : [])];
 }
 
 async function main() {
   const {options, json} = parseCli(process.argv.slice(2));
   // With --json, stdout carries only the final JSON line; progress goes to stderr.
   const progress = json ? new Progress(process.stderr, Boolean(process.stderr.isTTY)) : new Progress();
-  const started = Date.now();
+  const log = json ? console.error : console.log;
   const result = await train(options, {
-    onExecutor: (threads, backend) => {
-      if (options.optimizer === 'er') {
-        (json ? console.error : console.log)(`ER update on ${threads === 1 ? '1 thread' : `${threads} worker threads`} (${backend})`);
-      }
-    },
-    onEpochBegin: (epoch, batches, batchSize) => progress.beginEpoch(epoch, options.epochs, batches, batchSize),
+    onExecutor: (threads, backend) => log(`ER update on ${threads === 1 ? '1 thread' : `${threads} worker threads`} (${backend})`),
+    onEpochBegin: (label, epoch, batches, batchSize) => progress.beginEpoch(epoch, options.epochs, batches, batchSize, label),
     onBatchEnd: done => progress.batch(done),
-    onEpochEnd: r => progress.endEpoch(
-        `epoch ${r.epoch}: loss ${r.loss.toFixed(4)}` +
-        (r.test_accuracy != null ? `, test accuracy ${(100 * r.test_accuracy).toFixed(2)}%` : '') +
-        `, ${formatDuration(r.train_seconds)} training`),
+    onEpochEnd: (label, r) => progress.endEpoch(
+        `${label} epoch ${r.epoch}: test accuracy ${(100 * r.test_accuracy).toFixed(2)}%, ` +
+        `${formatDuration(r.train_seconds)} training`),
   });
-  if (!json) {
-    console.log(`${result.dataset} ${result.arch} with ${result.optimizer} on ${result.backend}: ` +
-                `test accuracy ${(100 * result.test_accuracy).toFixed(2)}% ` +
-                `(error ${result.test_error.toFixed(2)}%), training ${result.train_seconds.toFixed(1)} s, ` +
-                `total ${((Date.now() - started) / 1000).toFixed(1)} s, peak RSS ${result.peak_rss_mb} MB`);
+  if (json) console.log(JSON.stringify(result));
+  else {
+    for (const l of summary(result)) console.log(l);
     if (options.save) console.log(`saved to ${options.save}/model.json`);
-  } else {
-    const {history, ...summary} = result;
-    console.log(JSON.stringify(options.evalEachEpoch ? {...summary, history} : summary));
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import {loadCifar10} from './cifar';
 import {readIdx} from './idx';
 
 /** A labelled image set, flattened: `x` is N×`features`, row-major. */
@@ -189,4 +190,23 @@ function packageDataDir(pkg: string, sub: string): string {
 export function head(set: LabelledImages, n?: number): LabelledImages {
   if (n == null || n >= set.count) return set;
   return {...set, x: set.x.subarray(0, n * set.features), labels: set.labels.subarray(0, n), count: n};
+}
+
+/** Data sets the CLI knows by name. */
+export type DatasetName = 'mnist'|'fashion-mnist'|'cifar10';
+
+/** Loads a data set by name (CIFAR-10 from `dataDir`, the official binary release extracted). */
+export function loadDataset(name: DatasetName, dataDir?: string): DatasetSplits {
+  switch (name) {
+    case 'mnist': return loadMnist(dataDir);
+    case 'fashion-mnist': return loadFashionMnist();
+    case 'cifar10':
+      if (!dataDir) {
+        throw new Error('cifar10 needs --data-dir DIR: the folder where the official binary release ' +
+                        '(cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html) was ' +
+                        'extracted; CIFAR-10 is not on npm');
+      }
+      return loadCifar10(dataDir);
+    default: throw new Error(`unknown dataset '${name as string}': use mnist, fashion-mnist or cifar10`);
+  }
 }

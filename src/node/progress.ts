@@ -20,19 +20,21 @@ export class Progress {
   private epochs = 0;
   private batches = 0;
   private batchSize = 0;
+  private label = '';
 
   constructor(private readonly out: NodeJS.WriteStream = process.stdout,
               private readonly tty = Boolean(process.stdout.isTTY)) {}
 
-  /** Starts an epoch of `batches` batches of `batchSize` rows. */
-  beginEpoch(epoch: number, epochs: number, batches: number, batchSize: number): void {
+  /** Starts an epoch of `batches` batches of `batchSize` rows (`label` names the run). */
+  beginEpoch(epoch: number, epochs: number, batches: number, batchSize: number, label = ''): void {
+    this.label = label ? `${label} ` : '';
     this.start = Date.now();
     this.lastDraw = 0;
     this.epoch = epoch;
     this.epochs = epochs;
     this.batches = batches;
     this.batchSize = batchSize;
-    if (!this.tty) this.out.write(`epoch ${epoch}/${epochs}: ${batches} batches of ${batchSize}\n`);
+    if (!this.tty) this.out.write(`${this.label}epoch ${epoch}/${epochs}: ${batches} batches of ${batchSize}\n`);
   }
 
   /** Reports that `done` batches are finished. */
@@ -46,7 +48,7 @@ export class Progress {
     const eta = (this.batches - done) * elapsed / Math.max(done, 1);
     const width = 24, filled = Math.round(width * done / this.batches);
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
-    this.out.write(`\r\x1b[2Kepoch ${this.epoch}/${this.epochs} ${bar} ${done}/${this.batches} ` +
+    this.out.write(`\r\x1b[2K${this.label}epoch ${this.epoch}/${this.epochs} ${bar} ${done}/${this.batches} ` +
                    `${Math.round(rate)} ex/s ETA ${formatDuration(eta)}`);
   }
 

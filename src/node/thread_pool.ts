@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {MessageChannel, Worker} from 'worker_threads';
 import Piscina from 'piscina';
-import {ERExecutor, ERInputError, ExecutorRun, NetworkSpec, RemoteRun, RemoteShard, RunOptions} from 'tfjs-er';
+import {engine, ERExecutor, ERInputError, ExecutorRun, executors, RunOptions} from 'tfjs-er';
 import {ThreadWorkerData} from './thread_worker';
 
 /** Options of {@link threadPool}. */
@@ -77,23 +77,23 @@ export class ThreadPool implements ERExecutor {
     return this.pool.threads;
   }
 
-  async open(spec: NetworkSpec, options: RunOptions): Promise<ExecutorRun> {
+  async open(spec: engine.NetworkSpec, options: RunOptions): Promise<ExecutorRun> {
     if (this.closed) throw new Error(`${this.name}: the pool is closed`);
     const shards = Array.from({length: this.shards}, (_, i) => {
       const {port1, port2} = new MessageChannel();
       const task = this.pool.run({port: port2}, {transferList: [port2]});
-      return new RemoteShard(`thread ${i + 1} of ${this.shards}`, {
+      return new executors.RemoteShard(`thread ${i + 1} of ${this.shards}`, {
         post: (m, transfer) => port1.postMessage(m, transfer ?? []),
         onMessage: h => port1.on('message', h),
         close: () => port1.close(),
       }, task);
     });
-    return RemoteRun.open(spec, shards, options);
+    return executors.RemoteRun.open(spec, shards, options);
   }
 
   /** Live tensors in each thread's tfjs (between runs: 0 unless something leaked). */
   async memory(): Promise<number[]> {
-    const run = await this.open({units: [], inputShape: []}, {chunkRows: 1}) as RemoteRun;
+    const run = await this.open({units: [], inputShape: []}, {chunkRows: 1}) as executors.RemoteRun;
     try {
       return await run.memory();
     } finally {

@@ -1,368 +1,95 @@
 /**
- * One training run, shared by the CLI and the benchmarks: load a data set,
- * build an MLP (stock layers for Adam, ER layers for er()), train epoch by
- * epoch, evaluate on the test set, report.
+ * One CLI training run: load a data set, build the network with ER layers,
+ * train it with `er()` epoch by epoch (on worker threads by default),
+ * evaluate on the test set after every update, and optionally train the
+ * same network with tfjs's Adam for comparison.
  */
 import * as tf from '@tensorflow/tfjs';
-import {er, erLayers, initializeFromData} from 'tfjs-er';
-import {BackendChoice, useBackend} from './backend';
-import {balancedSubset, DatasetSplits, holdOut, LabelledImages, loadFashionMnist, loadMnist} from './datasets';
-import {loadCifar10} from './cifar';
-import {fileSaveHandler} from './fs_io';
-import {peakRssMb, restartPeakRss, rssMb} from './memory';
-import {ThreadPool, threadPool} from './thread_pool';
-import {installWasmTransposeFix} from './wasm_matmul_fix';
 import * as os from 'os';
+import {er, ERMode, initializeFromData} from 'tfjs-er';
+import {BackendChoice, useBackend} from './backend';
+import {balancedSubset, DatasetName, LabelledImages, loadDataset} from './datasets';
+import {fileSaveHandler} from './fs_io';
+import {buildConvnet, buildMlp, parseArch, parseConvArch} from './models';
+import {ThreadPool, threadPool} from './thread_pool';
 
-/** Data sets the CLI knows. */
-export type DatasetName = 'mnist'|'fashion-mnist'|'cifar10';
-
-/** Options of one run (CLI flags). */
+/** Options of one run (the CLI's flags). */
 export interface TrainOptions {
   dataset: DatasetName;
-  /** Folder with the data (CIFAR-10: the one holding cifar-10-batches-bin/). */
+  /** CIFAR-10: the folder where its official binary release was extracted. */
   dataDir?: string;
-  optimizer: 'er'|'adam';
-  /** ER mode. */
-  mode?: 'er'|'erls';
-  /** ER ridge α (default 1e-3), or 'auto' (GCV). */
-  alpha?: number|'auto';
-  /** Adam learning rate (default 1e-3). */
-  lr?: number;
-  /** e.g. "784-1000-10" (the first and last numbers must match the data). */
+  /** e.g. "784-1000-10" or "3072-c32k5-p8-10" (the first and last numbers must match the data). */
   arch?: string;
   /** Hidden activation (default relu). */
   activation?: 'relu'|'tanh'|'sigmoid';
+  /** ER mode (default 'er'). */
+  mode?: ERMode;
+  /** 'erls': how a step is judged (default 'refit'). */
+  stepSearch?: 'refit'|'held';
+  /** 'glorot' (tfjs's default) or 'data' (the ER reference's data-scaled initialisation). */
+  init?: 'glorot'|'data';
+  /** ER ridge α (default 1e-3), or 'auto' (GCV). */
+  alpha?: number|'auto';
+  /** ER updates (one per epoch). */
   epochs: number;
-  /** Default: 2000 for ER (batch size only affects speed), 128 for Adam. */
+  /** Rows per chunk of ER's passes (default 2000; it changes speed only). */
   batchSize?: number;
   backend: BackendChoice;
+  /** Worker threads for ER's passes (default every core; 1 on the tensorflow backend). */
+  threads?: number;
   seed: number;
-  /** 'glorot' (tfjs default) or 'data' (the ER reference's data-scaled init; ER only). */
-  init?: 'glorot'|'data';
   /** Train on a class-balanced subset of this many rows. */
   trainSize?: number;
-  /** Stop as soon as the test accuracy reaches this (evaluated after every epoch). */
-  targetAccuracy?: number;
-  /** Evaluate on the test set after every epoch (excluded from the training time). */
-  evalEachEpoch?: boolean;
-  /** Re-register wasm matMul to avoid the slow transposed path (Adam's strong baseline). */
-  wasmTransposeFix?: boolean;
-  /** Save the trained model (model.json + weights.bin) here. */
+  /** Save the ER model (model.json + weights.bin) to this folder. */
   save?: string;
-  /**
-   * Hold out this many class-balanced training rows (never trained on) to
-   * pick the best epoch and stop early; the training subset is drawn from the rest.
-   */
-  valSize?: number;
-  /** Early stopping: stop after this many epochs without a better held-out accuracy (needs valSize). */
-  patience?: number;
-  /**
-   * ER: worker threads for the update's passes (1: in this thread). Default:
-   * every core (`os.availableParallelism()`), or 1 on the tensorflow backend
-   * (tfjs-node cannot run in threads).
-   */
-  threads?: number;
+  /** Also train the same network with tfjs's Adam (lr 1e-3, batch 128) for comparison. */
+  compareAdam?: boolean;
 }
 
-/** Per-epoch record. */
-export interface EpochRecord {
-  epoch: number;
-  /** Cumulative training seconds (evaluation excluded). */
+/** One optimizer's run. */
+export interface RunSummary {
+  optimizer: string;
+  epochs: number;
+  /** Training wall seconds (evaluation excluded). */
   train_seconds: number;
-  loss: number;
-  test_accuracy?: number;
-  /** Accuracy on the held-out split (with valSize). */
-  val_accuracy?: number;
+  test_accuracy: number;
+  /** Test error, %. */
+  test_error: number;
+  /** Test accuracy after every epoch, with the training seconds so far. */
+  history: Array<{epoch: number, train_seconds: number, test_accuracy: number}>;
 }
 
-/** The summary the CLI prints with --json. */
+/** What the CLI prints with --json. */
 export interface TrainResult {
   dataset: string;
-  optimizer: string;
   backend: string;
   arch: string;
-  epochs: number;
-  batch_size: number;
+  /** Worker threads ER's passes ran on (1: the main thread). */
+  threads: number;
+  train_rows: number;
   seed: number;
-  train_seconds: number;
-  test_error: number;
-  test_accuracy: number;
-  peak_rss_mb: number;
-  /** Resident MB once the backend was ready, before any data: the runtime's own share of the peak. */
-  baseline_rss_mb?: number;
-  /** Peak resident MB while training and evaluating (data loading excluded); null where the OS cannot tell. */
-  train_peak_rss_mb?: number|null;
-  history: EpochRecord[];
-  /** Training seconds when targetAccuracy was first reached (null if never). */
-  seconds_to_target?: number|null;
-  /** With valSize: the epoch with the best held-out accuracy (the model early stopping keeps). */
-  best?: EpochRecord;
-  /** Training rows (after any subset and hold-out). */
-  train_rows?: number;
-  /** ER: worker threads the passes ran on (1: in the main thread). */
-  threads?: number;
+  er: RunSummary;
+  adam?: RunSummary;
 }
 
-/** Hooks for progress display. */
+/** Progress hooks. */
 export interface TrainHooks {
-  /** Where ER's passes run: `threads` worker threads (1: this thread) on `backend`. */
+  /** Where ER's passes run. */
   onExecutor?(threads: number, backend: string): void;
-  onEpochBegin?(epoch: number, batches: number, batchSize: number): void;
+  onEpochBegin?(optimizer: string, epoch: number, batches: number, batchSize: number): void;
   onBatchEnd?(batchesDone: number): void;
-  onEpochEnd?(record: EpochRecord): void;
+  onEpochEnd?(optimizer: string, record: RunSummary['history'][number]): void;
 }
 
-/** Loads a data set by name. */
-export function loadDataset(name: DatasetName, dataDir?: string): DatasetSplits {
-  switch (name) {
-    case 'mnist': return loadMnist(dataDir);
-    case 'fashion-mnist': return loadFashionMnist();
-    case 'cifar10':
-      if (!dataDir) {
-        throw new Error('cifar10 needs --data-dir DIR: the folder where the official binary release ' +
-                        '(cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html) was ' +
-                        'extracted; CIFAR-10 is not on npm');
-      }
-      return loadCifar10(dataDir);
-    default: throw new Error(`unknown dataset '${name as string}': use mnist, fashion-mnist or cifar10`);
-  }
-}
-
-/** Parses "784-1000-10" against the data's input and class counts. */
-export function parseArch(arch: string|undefined, features: number, classes: number): number[] {
-  const dims = (arch ?? `${features}-1000-${classes}`).split('-').map(Number);
-  if (dims.length < 2 || dims.some(d => !Number.isInteger(d) || d <= 0)) {
-    throw new Error(`--arch '${arch}': expected sizes joined by '-', e.g. ${features}-1000-${classes}`);
-  }
-  if (dims[0] !== features || dims[dims.length - 1] !== classes) {
-    throw new Error(`--arch '${arch}': this data set needs ${features} inputs and ${classes} ` +
-                    `outputs, e.g. ${features}-1000-${classes}`);
-  }
-  return dims;
-}
-
-function toTensors(set: LabelledImages, images = false): {x: tf.Tensor, y: tf.Tensor2D} {
+function tensors(set: LabelledImages, images: boolean): {x: tf.Tensor, y: tf.Tensor2D} {
   return tf.tidy(() => ({
     x: images ? tf.tensor(set.x, [set.count, ...set.imageShape]) : tf.tensor2d(set.x, [set.count, set.features]),
     y: tf.oneHot(tf.tensor1d(set.labels, 'int32'), set.classes).toFloat() as tf.Tensor2D,
   }));
 }
 
-/** One step of a convnet architecture string (see {@link parseConvArch}). */
-export type ArchStep = {kind: 'conv', filters: number, kernel: number}|{kind: 'pool', size: number, avg: boolean}|
-                       {kind: 'dense', units: number};
-
-/**
- * Parses a convnet architecture such as "3072-c32-p2-c64k5-p4-10": the input
- * size, then `cN[kK]` (conv2d, N filters, K×K kernel (default 3), 'same'
- * padding, hidden activation), `pN` / `aN` (max / average pooling N×N), plain
- * numbers (dense units; the last is the softmax output). Null for an MLP string.
- */
-export function parseConvArch(arch: string|undefined, features: number, classes: number): ArchStep[]|null {
-  if (arch == null || !/(^|-)[cpa]\d/.test(arch)) return null;
-  const parts = arch.split('-');
-  if (Number(parts[0]) !== features) {
-    throw new Error(`--arch '${arch}': this data set needs ${features} inputs first, e.g. ${features}-c32-p2-${classes}`);
-  }
-  const steps = parts.slice(1).map((p): ArchStep => {
-    let m = /^c(\d+)(?:k(\d+))?$/.exec(p);
-    if (m) return {kind: 'conv', filters: Number(m[1]), kernel: Number(m[2] ?? 3)};
-    m = /^([pa])(\d+)$/.exec(p);
-    if (m) return {kind: 'pool', size: Number(m[2]), avg: m[1] === 'a'};
-    if (/^\d+$/.test(p)) return {kind: 'dense', units: Number(p)};
-    throw new Error(`--arch '${arch}': cannot read '${p}' (use cN, cNkK, pN, aN or a number)`);
-  });
-  const last = steps[steps.length - 1];
-  if (last == null || last.kind !== 'dense' || last.units !== classes) {
-    throw new Error(`--arch '${arch}': must end with the ${classes} output units`);
-  }
-  return steps;
-}
-
-/** Builds a convnet from {@link parseConvArch} steps: ER layers for er(), stock layers for Adam. */
-export function buildConvnet(steps: ArchStep[], imageShape: number[], optimizer: 'er'|'adam', activation: string,
-                             seed: number): tf.Sequential {
-  const layers: tf.layers.Layer[] = [];
-  /** Weight assignments that need the built layers. */
-  const assignments: Array<() => void> = [];
-  let flat = false;
-  let channels = imageShape[2];
-  steps.forEach((s, i) => {
-    const first = i === 0 ? {inputShape: imageShape} : {};
-    const init = tf.initializers.glorotUniform({seed: seed * 101 + i + 1});
-    if (s.kind === 'conv' && optimizer === 'er') {
-      layers.push(erLayers.conv2d({...first, filters: s.filters, kernelSize: s.kernel, padding: 'same',
-                                   activation: activation as 'relu', kernelInitializer: init}));
-    } else if (s.kind === 'conv') {
-      const asDense = convAsPatchesAndDense(first, s.filters, s.kernel, channels, activation, init);
-      layers.push(...asDense.layers);
-      assignments.push(asDense.assign);
-      channels = s.filters;
-    } else if (s.kind === 'pool') {
-      const args = {...first, poolSize: s.size};
-      layers.push(s.avg ? tf.layers.averagePooling2d(args) : tf.layers.maxPooling2d(args));
-    } else {
-      if (!flat) layers.push(tf.layers.flatten(first));
-      flat = true;
-      const make = optimizer === 'er' ? erLayers.dense : tf.layers.dense;
-      layers.push(make({units: s.units, activation: (i === steps.length - 1 ? 'softmax' : activation) as 'relu',
-                        kernelInitializer: init}));
-    }
-  });
-  const model = tf.sequential({layers});
-  for (const assign of assignments) assign();
-  return model;
-}
-
-/**
- * A 'same' K×K convolution written as patches (a frozen conv2d with an
- * identity kernel) followed by a dense layer on each position's patch: the
- * same function and the same trainable parameters (the dense kernel is the
- * conv kernel reshaped, initialised with the same values). The Adam baseline
- * needs this on wasm: tfjs 4.22's wasm backend has no Conv2DBackpropFilter
- * kernel, so backprop cannot train a stock conv2d there.
- */
-function convAsPatchesAndDense(first: {inputShape?: number[]}, filters: number, k: number, channels: number,
-                               activation: string, init: {apply(shape: number[]): tf.Tensor}):
-    {layers: tf.layers.Layer[], assign: () => void} {
-  const p = k * k * channels;
-  const patches = tf.layers.conv2d({...first, filters: p, kernelSize: k, padding: 'same', useBias: false,
-                                    trainable: false, kernelInitializer: tf.initializers.zeros()});
-  const dense = tf.layers.dense({units: filters, activation: activation as 'relu'});
-  // Once the layers are built: the identity kernel, and the conv kernel's initial values.
-  const assign = () => tf.tidy(() => {
-    patches.setWeights([tf.reshape(tf.eye(p), [k, k, channels, p])]);
-    dense.setWeights([tf.reshape(init.apply([k, k, channels, filters]), [p, filters]), tf.zeros([filters])]);
-  });
-  return {layers: [patches, dense], assign};
-}
-
-/** Builds the MLP: ER layers for er(), stock dense layers for Adam. */
-export function buildMlp(dims: number[], optimizer: 'er'|'adam', activation: string, seed: number):
-    tf.Sequential {
-  const make = optimizer === 'er' ? erLayers.dense : tf.layers.dense;
-  const layers = dims.slice(1).map((units, i) => make({
-    inputShape: i === 0 ? [dims[0]] : undefined,
-    units,
-    activation: (i === dims.length - 2 ? 'softmax' : activation) as 'relu',
-    kernelInitializer: tf.initializers.glorotUniform({seed: seed * 101 + i + 1}),
-  }));
-  return tf.sequential({layers});
-}
-
-/**
- * Loads the data set, splits and subsets it, and makes the tensors. The
- * loader's arrays are not referenced once this returns, so they can be
- * garbage-collected while training runs on the tensors.
- */
-function prepareData(opts: TrainOptions) {
-  const data = loadDataset(opts.dataset, opts.dataDir);
-  let pool = data.train, valSet: LabelledImages|null = null;
-  if (opts.valSize) {
-    const split = holdOut(data.train, opts.valSize, opts.seed + 7919);
-    pool = split.rest;
-    valSet = split.held;
-  }
-  const trainSet = opts.trainSize ? balancedSubset(pool, opts.trainSize, opts.seed) : pool;
-  const convSteps = parseConvArch(opts.arch, trainSet.features, trainSet.classes);
-  const dims = convSteps ? [] : parseArch(opts.arch, trainSet.features, trainSet.classes);
-  const images = convSteps != null;
-  const {x, y} = toTensors(trainSet, images);
-  return {x, y, test: toTensors(data.test, images), val: valSet ? toTensors(valSet, images) : null,
-          convSteps, dims, imageShape: trainSet.imageShape, trainRows: trainSet.count};
-}
-
-/** Runs one training and returns its summary. */
-export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const backend = await useBackend(opts.backend);
-  const baselineRss = rssMb();
-  if (opts.wasmTransposeFix) {
-    if (backend !== 'wasm') throw new Error('--wasm-transpose-fix applies to the wasm backend only');
-    installWasmTransposeFix();
-  }
-  if (!opts.valSize && opts.patience != null) throw new Error('--patience needs a held-out split: add --val-size N');
-  const {x, y, test, val, convSteps, dims, imageShape, trainRows} = prepareData(opts);
-  const batchSize = opts.batchSize ?? (opts.optimizer === 'er' ? 2000 : 128);
-  const model = convSteps ? buildConvnet(convSteps, imageShape, opts.optimizer, opts.activation ?? 'relu', opts.seed) :
-                            buildMlp(dims, opts.optimizer, opts.activation ?? 'relu', opts.seed);
-  if (opts.init === 'data') {
-    if (opts.optimizer !== 'er') throw new Error('--init data is the ER reference initialisation: use it with --optimizer er');
-    const sample = tf.slice(x, 0, Math.min(10000, x.shape[0]));
-    initializeFromData(model, sample, {seed: opts.seed});
-    sample.dispose();
-  }
-  const threads = opts.optimizer !== 'er' ? 1 : defaultThreads(opts.threads, backend);
-  const pool: ThreadPool|null = threads > 1 ? threadPool({threads, backend: backend as 'wasm'|'cpu'}) : null;
-  hooks.onExecutor?.(threads, backend);
-  try {
-    const optimizer = opts.optimizer === 'er' ?
-        er({mode: opts.mode ?? 'er', alpha: opts.alpha ?? 1e-3, verbose: false, executor: pool ?? undefined}) :
-        tf.train.adam(opts.lr ?? 1e-3);
-    model.compile({optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy']});
-
-    const loadPeak = peakRssMb();
-    const peakRestarted = restartPeakRss();
-    const history: EpochRecord[] = [];
-    const batches = Math.ceil(x.shape[0] / batchSize);
-    let trainSeconds = 0;
-    let secondsToTarget: number|null = null;
-    let best: EpochRecord|undefined;
-    const evaluate = async (set = test) => {
-      const outs = model.evaluate(set.x, set.y, {batchSize: 2000}) as tf.Scalar[];
-      const v = (await outs[1].data())[0];
-      tf.dispose(outs);
-      return v;
-    };
-    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-      hooks.onEpochBegin?.(epoch, batches, batchSize);
-      const t0 = Date.now();
-      const h = await model.fit(x, y, {
-        epochs: 1, batchSize, verbose: 0, shuffle: true,
-        callbacks: {onBatchEnd: async (b) => hooks.onBatchEnd?.(b + 1)},
-      });
-      trainSeconds += (Date.now() - t0) / 1000;
-      const record: EpochRecord = {epoch, train_seconds: Number(trainSeconds.toFixed(2)),
-                                   loss: Number((h.history.loss[0] as number).toFixed(5))};
-      if (opts.evalEachEpoch || opts.targetAccuracy != null || epoch === opts.epochs) {
-        record.test_accuracy = Number((await evaluate()).toFixed(4));
-      }
-      if (val) record.val_accuracy = Number((await evaluate(val)).toFixed(4));
-      history.push(record);
-      hooks.onEpochEnd?.(record);
-      if (opts.targetAccuracy != null && record.test_accuracy! >= opts.targetAccuracy) {
-        secondsToTarget = trainSeconds;
-        break;
-      }
-      if (val && (best == null || record.val_accuracy! > best.val_accuracy!)) best = record;
-      if (val && opts.patience != null && epoch - best!.epoch >= opts.patience) break;
-    }
-    const last = history[history.length - 1];
-    const accuracy = last.test_accuracy ?? await evaluate();
-    if (opts.save) await model.save(fileSaveHandler(opts.save));
-    tf.dispose([x, y, test.x, test.y, val?.x, val?.y].filter(t => t != null) as tf.Tensor[]);
-    model.dispose();
-    optimizer.dispose();
-    const result: TrainResult = {
-      dataset: opts.dataset, optimizer: opts.optimizer === 'er' ? `er(${opts.mode ?? 'er'}${opts.alpha != null ? `, alpha ${opts.alpha}` : ''})` : `adam(${opts.lr ?? 1e-3})`,
-      backend, arch: convSteps ? opts.arch! : dims.join('-'), epochs: history.length, batch_size: batchSize, seed: opts.seed,
-      train_seconds: Number(trainSeconds.toFixed(2)), test_error: Number((100 * (1 - accuracy)).toFixed(2)),
-      test_accuracy: Number(accuracy.toFixed(4)),
-      peak_rss_mb: Math.max(loadPeak, peakRssMb()), baseline_rss_mb: baselineRss,
-      train_peak_rss_mb: peakRestarted ? peakRssMb() : null, history,
-    };
-    if (opts.targetAccuracy != null) result.seconds_to_target = secondsToTarget;
-    if (best) result.best = best;
-    result.train_rows = trainRows;
-    result.threads = threads;
-    return result;
-  } finally {
-    await pool?.close();
-  }
-}
-
-/** Threads for ER on `backend`: the requested count, else every core (1 on tfjs-node). */
-function defaultThreads(requested: number|undefined, backend: string): number {
+/** Threads for ER on `backend`: the requested count, else every core (1 on tfjs-node, which cannot run in threads). */
+export function defaultThreads(requested: number|undefined, backend: string): number {
   if (backend === 'tensorflow') {
     if (requested != null && requested > 1) {
       throw new Error('--threads: tfjs-node (the tensorflow backend) cannot run in more than one thread ' +
@@ -372,3 +99,85 @@ function defaultThreads(requested: number|undefined, backend: string): number {
   }
   return requested ?? (os.availableParallelism?.() ?? os.cpus().length);
 }
+
+/** Trains `model` epoch by epoch, evaluating on the test set after each. */
+async function fitEpochs(label: string, model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor2D,
+                         test: {x: tf.Tensor, y: tf.Tensor2D}, epochs: number, batchSize: number,
+                         hooks: TrainHooks): Promise<RunSummary> {
+  const history: RunSummary['history'] = [];
+  const batches = Math.ceil(x.shape[0] / batchSize);
+  let seconds = 0;
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    hooks.onEpochBegin?.(label, epoch, batches, batchSize);
+    const t0 = Date.now();
+    await model.fit(x, y, {epochs: 1, batchSize, verbose: 0, shuffle: true,
+                           callbacks: {onBatchEnd: async b => hooks.onBatchEnd?.(b + 1)}});
+    seconds += (Date.now() - t0) / 1000;
+    const [, acc] = model.evaluate(test.x, test.y, {batchSize: 2000}) as tf.Scalar[];
+    const record = {epoch, train_seconds: Number(seconds.toFixed(2)), test_accuracy: Number((await acc.data())[0].toFixed(4))};
+    tf.dispose(acc);
+    history.push(record);
+    hooks.onEpochEnd?.(label, record);
+  }
+  const last = history[history.length - 1];
+  return {optimizer: label, epochs, train_seconds: last.train_seconds, test_accuracy: last.test_accuracy,
+          test_error: Number((100 * (1 - last.test_accuracy)).toFixed(2)), history};
+}
+
+/** Runs one training (see the module comment) and returns its summary. */
+export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const backend = await useBackend(opts.backend);
+  const data = loadDataset(opts.dataset, opts.dataDir);
+  const set = opts.trainSize ? balancedSubset(data.train, opts.trainSize, opts.seed) : data.train;
+  const steps = parseConvArch(opts.arch, set.features, set.classes);
+  const dims = steps ? [] : parseArch(opts.arch, set.features, set.classes);
+  const images = steps != null;
+  const {x, y} = tensors(set, images);
+  const test = tensors(data.test, images);
+  const activation = opts.activation ?? 'relu';
+  const threads = defaultThreads(opts.threads, backend);
+  const pool: ThreadPool|null = threads > 1 ? threadPool({threads, backend: backend as 'wasm'|'cpu'}) : null;
+  hooks.onExecutor?.(threads, backend);
+  try {
+    const model = steps ? buildConvnet(steps, set.imageShape, activation, opts.seed) :
+                          buildMlp(dims, activation, opts.seed);
+    if (opts.init === 'data') {
+      const sample = tf.slice(x, 0, Math.min(10000, x.shape[0]));
+      initializeFromData(model, sample, {seed: opts.seed});
+      sample.dispose();
+    }
+    const optimizer = er({mode: opts.mode ?? 'er', stepSearch: opts.stepSearch ?? 'refit', alpha: opts.alpha ?? 1e-3,
+                          verbose: false, executor: pool ?? undefined});
+    model.compile({optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy']});
+    const erRun = await fitEpochs(`er(${opts.mode ?? 'er'})`, model, x, y, test, opts.epochs, opts.batchSize ?? 2000,
+                                  hooks);
+    if (opts.save) await model.save(fileSaveHandler(opts.save));
+    model.dispose();
+    optimizer.dispose();
+    const result: TrainResult = {dataset: opts.dataset, backend, arch: opts.arch ?? dims.join('-'), threads,
+                                 train_rows: set.count, seed: opts.seed, er: erRun};
+    if (opts.compareAdam) {
+      if (steps && backend === 'wasm') {
+        throw new Error('--compare adam: tfjs 4.22\'s wasm backend cannot train conv2d layers by backprop (it has ' +
+                        'no Conv2DBackpropFilter kernel); compare on --backend cpu, or on an MLP');
+      }
+      const adamModel = steps ? buildConvnet(steps, set.imageShape, activation, opts.seed, convStock, tf.layers.dense) :
+                                buildMlp(dims, activation, opts.seed, tf.layers.dense);
+      const adam = tf.train.adam(1e-3);
+      adamModel.compile({optimizer: adam, loss: 'categoricalCrossentropy', metrics: ['accuracy']});
+      result.adam = await fitEpochs('adam(1e-3)', adamModel, x, y, test, opts.epochs, 128, hooks);
+      adamModel.dispose();
+      adam.dispose();
+    }
+    return result;
+  } finally {
+    tf.dispose([x, y, test.x, test.y]);
+    await pool?.close();
+  }
+}
+
+/** A stock tfjs conv layer, for the comparison. */
+const convStock: Parameters<typeof buildConvnet>[4] = ({first, filters, kernel, activation, init}) => ({
+  layers: [tf.layers.conv2d({...first, filters, kernelSize: kernel, padding: 'same', activation: activation as 'relu',
+                             kernelInitializer: init})],
+});

@@ -7,7 +7,8 @@
  *   instead of tfjs's gradient steps.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import {erFit, erFitDataset, erTrainOnBatch} from './fit_loop';
+import {erFitDataset} from './fit_dataset';
+import {erFit, erTrainOnBatch} from './fit_loop';
 import {bindingOf, unbind} from './registry';
 
 /** Implemented by the ER optimizer: binds itself to a model at compile time. */

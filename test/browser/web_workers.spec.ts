@@ -5,7 +5,8 @@
  * still usable; nothing leaks on either side.
  */
 import * as tf from '@tensorflow/tfjs';
-import {er, ERExecutor, erLayers, ExecutorRun, UpdateSession, WebWorkerPool, webWorkerPool} from '../../src/index';
+import {UpdateSession} from '../../src/engine/index';
+import {er, ERExecutor, erLayers, ExecutorRun, WebWorkerPool, webWorkerPool} from '../../src/index';
 import {maxDiff, toyClassification} from '../helpers/data';
 
 const TFJS = '/base/node_modules/@tensorflow/tfjs/dist/tf.min.js';

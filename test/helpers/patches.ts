@@ -1,5 +1,5 @@
 /** Explicit patches (im2col) in plain JS, the oracle of the conv specs. */
-import {ConvGeometry} from '../../src/index';
+import {ConvGeometry} from '../../src/engine/index';
 
 /** Explicit float64 patches of one NHWC image batch, TensorFlow SAME/VALID padding, row-major positions. */
 export function explicitPatches(x: number[][][][], g: ConvGeometry): number[][] {

@@ -16,35 +16,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError} from '../errors';
 import {columnSums} from '../reduce';
 import {CrossMoments, GramMoments, mergeCross, mirrorLower, RidgeMoments} from './moments';
+import {momentsFromState, RidgeState, stateFromMoments, withConstantTargets} from './state';
 import {refitLinear, RidgeSolution, RidgeSolveConfig, RidgeSystem, solveRidge} from './solve';
-
-/**
- * The sums of a ridge regression as plain tensors, so they can be stored
- * (e.g. as a layer's non-trainable weights) and restored: the statistics are
- * additive, so new rows can be folded in later without the old ones. Tensors
- * of an exported state belong to the caller.
- */
-export interface RidgeState {
-  /** Σ (a − shift)ᵀ(a − shift), d×d. */
-  gram: tf.Tensor2D;
-  /** Σ (a − shift), d. */
-  sumA: tf.Tensor1D;
-  /** Σ (a − shift)ᵀ t, d×k. */
-  cross: tf.Tensor2D;
-  /** Column sums of the targets, k. */
-  sumT: tf.Tensor1D;
-  /** Column sums of the squared targets, k (for the automatic ridge). */
-  sumSqT: tf.Tensor1D;
-  /** A fixed shift of the inputs (exported states use the inputs' mean), d. */
-  shift: tf.Tensor1D;
-  /** Rows covered (0: the other fields are ignored). */
-  count: number;
-}
-
-/** Disposes the tensors of a {@link RidgeState}. */
-export function disposeRidgeState(state: RidgeState): void {
-  tf.dispose([state.gram, state.sumA, state.cross, state.sumT, state.sumSqT, state.shift]);
-}
 
 /**
  * Backends whose `slice` copies the whole source tensor to JS before taking
@@ -276,31 +249,12 @@ export class RidgeAccumulator {
    * centred at the inputs' mean. The Gram and the targets must cover the same rows.
    */
   exportState(): RidgeState {
-    const d = this.inDim, k = this.outDim;
     const n = this.count;
     if (n !== (this.cross?.n ?? 0)) {
       throw new ERInputError(
           `${this.label}: cannot export statistics whose Gram covers ${n} rows and targets ${this.cross?.n ?? 0}`);
     }
-    if (n === 0) {
-      return tf.tidy(() => ({
-        gram: tf.zeros([d, d]) as tf.Tensor2D, sumA: tf.zeros([d]) as tf.Tensor1D,
-        cross: tf.zeros([d, k]) as tf.Tensor2D, sumT: tf.zeros([k]) as tf.Tensor1D,
-        sumSqT: tf.zeros([k]) as tf.Tensor1D, shift: tf.zeros([d]) as tf.Tensor1D, count: 0,
-      }));
-    }
-    const m = this.moments();
-    const c = m.cross!;
-    const sumT = new Float32Array(k), sumSqT = new Float32Array(k);
-    for (let q = 0; q < k; q++) {
-      sumT[q] = n * c.tMean[q];
-      sumSqT[q] = c.tScatter[q] + n * c.tMean[q] * c.tMean[q];
-    }
-    return {
-      gram: tf.tensor2d(Float32Array.from(m.gram!.scatter), [d, d]), sumA: tf.zeros([d]) as tf.Tensor1D,
-      cross: tf.tensor2d(Float32Array.from(c.cross), [d, k]), sumT: tf.tensor1d(sumT), sumSqT: tf.tensor1d(sumSqT),
-      shift: tf.tensor1d(Float32Array.from(m.gram!.mean)), count: n,
-    };
+    return stateFromMoments(this.moments());
   }
 
   /**
@@ -308,65 +262,27 @@ export class RidgeAccumulator {
    * caller's), ready for more rows or a solve.
    */
   static fromState(state: RidgeState, label = 'ridge', gramBlock?: number): RidgeAccumulator {
-    const [d, k] = state.cross.shape;
-    const acc = new RidgeAccumulator(d, k, label, gramBlock);
-    const shapes: Array<[string, tf.Tensor, number[]]> = [
-      ['gram', state.gram, [d, d]], ['sumA', state.sumA, [d]], ['sumT', state.sumT, [k]],
-      ['sumSqT', state.sumSqT, [k]], ['shift', state.shift, [d]]];
-    for (const [name, t, shape] of shapes) {
-      if (!tf.util.arraysEqual(t.shape, shape)) {
-        throw new ERInputError(`${label}: stored statistics '${name}' have shape [${t.shape}], expected [${shape}]`);
-      }
-    }
-    const n = state.count;
-    if (!(Number.isInteger(n) && n >= 0)) {
-      throw new ERInputError(`${label}: stored row count must be an integer >= 0, got ${n}`);
-    }
-    if (n === 0) return acc;
-    const G = state.gram.dataSync(), sa = state.sumA.dataSync(), X = state.cross.dataSync();
-    const st = state.sumT.dataSync(), sst = state.sumSqT.dataSync(), c = state.shift.dataSync();
-    const mean = new Float64Array(d), scatter = new Float64Array(d * d);
-    for (let i = 0; i < d; i++) mean[i] = c[i] + sa[i] / n;
-    for (let i = 0; i < d; i++) {
-      for (let j = 0; j <= i; j++) scatter[i * d + j] = G[i * d + j] - sa[i] * sa[j] / n;
-    }
-    const tMean = new Float64Array(k), tScatter = new Float64Array(k), cross = new Float64Array(d * k);
-    for (let q = 0; q < k; q++) {
-      tMean[q] = st[q] / n;
-      tScatter[q] = sst[q] - st[q] * st[q] / n;
-    }
-    for (let i = 0; i < d; i++) {
-      for (let q = 0; q < k; q++) cross[i * k + q] = X[i * k + q] - sa[i] * st[q] / n;
-    }
-    acc.gram = {n, mean, scatter};
-    acc.cross = {n, mean: Float64Array.from(mean), tMean, cross, tScatter};
+    const m = momentsFromState(state, label);
+    const acc = new RidgeAccumulator(m.d, m.k, label, gramBlock);
+    acc.gram = m.gram;
+    acc.cross = m.cross;
     return acc;
   }
 
   /**
    * Appends target columns to the statistics as if every row seen so far had
    * target `value` in each of them (e.g. −2, "not this class", for a class
-   * added later): a constant target has mean `value` and no scatter, so no
-   * row is revisited. Returns a new accumulator; this one is unchanged.
+   * added later), without revisiting a row. Returns a new accumulator; this
+   * one is unchanged.
    */
   withExtraTargets(columns: number, value: number): RidgeAccumulator {
     if (!(Number.isInteger(columns) && columns >= 1)) {
       throw new ERInputError(`${this.label}: columns to append must be an integer >= 1, got ${columns}`);
     }
+    const m = withConstantTargets(this.moments(), columns, value);
     const acc = new RidgeAccumulator(this.inDim, this.outDim + columns, this.label, this.gramBlock);
-    const d = this.inDim, k = this.outDim, k2 = k + columns;
-    if (this.gram != null) {
-      acc.gram = {n: this.gram.n, mean: Float64Array.from(this.gram.mean), scatter: Float64Array.from(this.gram.scatter)};
-    }
-    const c = this.cross;
-    if (c != null) {
-      const cross = new Float64Array(d * k2);
-      for (let i = 0; i < d; i++) cross.set(c.cross.subarray(i * k, (i + 1) * k), i * k2);
-      const tMean = new Float64Array(k2).fill(value), tScatter = new Float64Array(k2);
-      tMean.set(c.tMean);
-      tScatter.set(c.tScatter);
-      acc.cross = {n: c.n, mean: Float64Array.from(c.mean), tMean, cross, tScatter};
-    }
+    acc.gram = m.gram;
+    acc.cross = m.cross;
     return acc;
   }
 

@@ -12,9 +12,11 @@ import {ERInputError} from '../errors';
 import {columnSums} from '../reduce';
 import {reflectHidden, reflectOutput} from '../reflect';
 import {RidgeAccumulator} from '../ridge/accumulator';
-import {designRows, fieldRows, forwardUnits, isSolved, NetworkUnit, passForward, rowWidth, SolvedUnit,
-        unitField, unitPreimage, unitWidth, UnitWeights, validateUnits, weightsAt} from '../units';
+import {forwardUnits, isSolved, NetworkUnit, rowWidth, SolvedUnit, unitPreimage, unitWidth, UnitWeights,
+        validateUnits, weightsAt} from '../units';
+import {accumulate} from './accumulate';
 import {ObservedStats, PassPlan, PassStats, PredictionPieces} from './plan';
+import {StepSearchMap} from './search_map';
 
 /** One chunk of a shard's rows: inputs, targets (as the output layer needs them) and the first row's index. */
 export interface ShardChunk {
@@ -44,7 +46,8 @@ export type WeightSlot = 'next'|'operator'|'w0'|'readout';
  * weights it was given (it never disposes them) and owns the targets it keeps.
  */
 export class ShardRunner {
-  private readonly out: number;
+  /** Index of the output unit. */
+  readonly out: number;
   private readonly outShape: number[];
   private readonly inShape: number[];
   /** Solved weights of this update so far (null: unchanged). */
@@ -53,12 +56,10 @@ export class ShardRunner {
   readonly operators: Array<tf.Tensor2D|null>;
   /** The step search's γ = 0 weights of the blended units. */
   readonly w0: Array<UnitWeights|null>;
-  /** The refit-aware search's read-outs, by position in its plan's γ list. */
-  readonly readout: Array<UnitWeights|null> = [];
-  /** The lowest blended unit's fields under w0 and their change under next, by first row (search rows only). */
-  private readonly lowFields = new Map<number, {base: tf.Tensor, delta: tf.Tensor}>();
   /** Reflected output targets of the first target pass, by chunk offset. */
   private readonly kept = new Map<number, tf.Tensor>();
+  /** The step search's passes and what they keep between them. */
+  private readonly search = new StepSearchMap(this);
 
   /** @param units the network with the weights the update starts from (not copied). */
   constructor(readonly units: NetworkUnit[], inputShape: number[]) {
@@ -74,120 +75,14 @@ export class ShardRunner {
   /** Sets a weight slot of unit `i` (null clears it). The runner does not own the tensors. */
   set(slot: WeightSlot, i: number, value: UnitWeights|tf.Tensor2D|null): void {
     if (slot === 'operator') this.operators[i] = value as tf.Tensor2D|null;
+    else if (slot === 'readout') this.search.readout[i] = value as UnitWeights|null;
     else this[slot][i] = value as UnitWeights|null;
   }
 
-  /** The weights of a blended unit at step γ, `w0 + γ·delta` (call inside tidy). */
-  private blendedAt(i: number, delta: UnitWeights, gamma: number): UnitWeights {
-    const w0 = this.w0[i]!;
-    return {kernel: tf.add(w0.kernel, tf.mul(delta.kernel, gamma)),
-            bias: w0.bias != null ? tf.add(w0.bias, tf.mul(delta.bias!, gamma)) as tf.Tensor1D : null};
-  }
-
-  /** `next − w0` of each blended unit (null elsewhere); the caller disposes them. */
-  private blendDeltas(blended: Set<number>): Array<UnitWeights|null> {
-    return this.units.map((_, i) => !blended.has(i) ? null : tf.tidy(() => ({
-      kernel: tf.sub(this.next[i]!.kernel, this.w0[i]!.kernel),
-      bias: this.next[i]!.bias != null ? tf.sub(this.next[i]!.bias!, this.w0[i]!.bias!) as tf.Tensor1D : null,
-    }) as unknown as tf.TensorContainer) as unknown as UnitWeights|null);
-  }
-
-  /**
-   * For the rows of a chunk with global index i mod `stride` = `phase`: the
-   * lowest blended unit's field under w0, its change under next (the field is
-   * linear in γ) and the reflected output targets under the starting weights,
-   * computed once per update and kept for the later search passes.
-   */
-  private searchRows(c: ShardChunk, stride: number, phase: number, low: number):
-      {base: tf.Tensor, delta: tf.Tensor, target: tf.Tensor, n: number}|null {
-    const n = c.x.shape[0];
-    const first = (phase - c.offset % stride + stride) % stride;
-    if (first >= n) return null;
-    const key = c.offset * stride + phase;
-    let f = this.lowFields.get(key);
-    let t = this.kept.get(-1 - key);
-    if (f == null || t == null) {
-      this.checkChunk(c);
-      const out = tf.tidy(() => {
-        const idx = tf.range(first, n, stride, 'int32');
-        const x = stride === 1 ? c.x : tf.gather(c.x, idx), y = stride === 1 ? c.y : tf.gather(c.y, idx);
-        const {inputs, fields} = forwardUnits(this.units, x);
-        const lowUnit = this.units[low] as SolvedUnit;
-        const base = unitField(lowUnit, inputs[low], this.w0[low]!);
-        return {base, delta: tf.sub(unitField(lowUnit, inputs[low], this.next[low]!), base),
-                target: reflectOutput(this.outUnit.activation, fields[this.out]!, y)};
-      });
-      if (f != null) tf.dispose([f.base, f.delta]);
-      t?.dispose();
-      f = {base: out.base, delta: out.delta};
-      t = out.target;
-      this.lowFields.set(key, f);
-      this.kept.set(-1 - key, t);
-    }
-    return {base: f.base, delta: f.delta, target: t, n: t.shape[0]};
-  }
-
-  /** The output unit's input under the blended weights of step γ (call inside tidy). */
-  private featuresAt(gamma: number, base: tf.Tensor, delta: tf.Tensor, low: number, blended: Set<number>,
-                     deltas: Array<UnitWeights|null>): tf.Tensor {
-    const {units, out} = this;
-    let a = activate((units[low] as SolvedUnit).activation, tf.add(base, tf.mul(delta, gamma)));
-    for (let i = low + 1; i < out; i++) {
-      const u = units[i];
-      if (!isSolved(u)) {
-        a = passForward(u, a);
-        continue;
-      }
-      const w = blended.has(i) ? this.blendedAt(i, deltas[i]!, gamma) : weightsAt(units, i, this.next);
-      a = activate(u.activation, unitField(u, a, w));
-    }
-    return a;
-  }
-
-  /** Refit-aware search, step 1: per γ, the output unit's statistics on its rows. */
-  private searchFitPass(plan: Extract<PassPlan, {kind: 'searchFit'}>, data: ShardData): PassStats {
-    const blended = new Set(plan.blended), deltas = this.blendDeltas(blended);
-    const accs = plan.gammas.map(() => this.accumulatorFor(this.out));
-    let rows = 0;
-    try {
-      for (const c of data()) {
-        const r = this.searchRows(c, plan.stride, plan.phase, plan.low);
-        if (r == null) continue;
-        plan.gammas.forEach((g, j) => tf.tidy(() =>
-            accumulate(accs[j], this.outUnit, this.featuresAt(g, r.base, r.delta, plan.low, blended, deltas), r.target,
-                       'full')));
-        rows += r.n;
-      }
-      return {rows, fits: accs.map(acc => acc.takeMoments(true))};
-    } finally {
-      accs.forEach(acc => acc.dispose());
-      deltas.forEach(d => { if (d != null) tf.dispose([d.kernel, d.bias].filter(t => t != null) as tf.Tensor[]); });
-    }
-  }
-
-  /** Refit-aware search, step 2: per γ, the misfit of its read-out (slot 'readout') on its rows. */
-  private searchScorePass(plan: Extract<PassPlan, {kind: 'searchScore'}>, data: ShardData): PassStats {
-    const blended = new Set(plan.blended), deltas = this.blendDeltas(blended);
-    const sums = new Float64Array(plan.gammas.length);
-    let count = 0, rows = 0;
-    try {
-      for (const c of data()) {
-        const r = this.searchRows(c, plan.stride, plan.phase, plan.low);
-        if (r == null) continue;
-        const v = tf.tidy(() => tf.stack(plan.gammas.map((g, j) => tf.tidy(() => {
-          const h = unitField(this.outUnit, this.featuresAt(g, r.base, r.delta, plan.low, blended, deltas),
-                              this.readout[j]!);
-          return tf.sum(tf.square(tf.sub(h, r.target)));
-        }))));
-        v.dataSync().forEach((m, j) => { sums[j] += m; });
-        v.dispose();
-        count += r.target.size;
-        rows += r.n;
-      }
-      return {rows, misfit: {sums, count}};
-    } finally {
-      deltas.forEach(d => { if (d != null) tf.dispose([d.kernel, d.bias].filter(t => t != null) as tf.Tensor[]); });
-    }
+  /** The current value of a weight slot (what `set` last put there). */
+  slot(slot: WeightSlot, i: number): UnitWeights|tf.Tensor2D|null {
+    if (slot === 'operator') return this.operators[i];
+    return slot === 'readout' ? this.search.readout[i] ?? null : this[slot][i];
   }
 
   /** Runs one pass over `data`. */
@@ -197,9 +92,9 @@ export class ShardRunner {
       case 'rebuild': return this.outputPass(plan.unit, data, 'full', false);
       case 'target': return this.targetPass(plan, data);
       case 'refresh': return this.outputPass(plan.unit, data, 'full', true);
-      case 'search': return this.searchPass(plan, data);
-      case 'searchFit': return this.searchFitPass(plan, data);
-      case 'searchScore': return this.searchScorePass(plan, data);
+      case 'search': return this.search.heldPass(plan, data);
+      case 'searchFit': return this.search.fitPass(plan, data);
+      case 'searchScore': return this.search.scorePass(plan, data);
       default: throw new Error(`unknown pass '${(plan as {kind: string}).kind}'`);
     }
   }
@@ -208,15 +103,16 @@ export class ShardRunner {
   dispose(): void {
     for (const t of this.kept.values()) t.dispose();
     this.kept.clear();
-    for (const f of this.lowFields.values()) tf.dispose([f.base, f.delta]);
-    this.lowFields.clear();
+    this.search.dispose();
   }
 
-  private get outUnit(): SolvedUnit {
+  /** The output unit. */
+  get outUnit(): SolvedUnit {
     return this.units[this.out] as SolvedUnit;
   }
 
-  private checkChunk(c: ShardChunk) {
+  /** Throws (naming the unit and shape) unless a chunk fits the network's input and output. */
+  checkChunk(c: ShardChunk): void {
     const {x, y} = c, want = this.inShape, out = this.outUnit;
     if (x.rank !== want.length + 1 || !x.shape.slice(1).every((d, i) => d === want[i])) {
       throw new ERInputError(`${this.units[0].name}: inputs must have shape [rows, ${want}], got [${x.shape}]`);
@@ -230,7 +126,8 @@ export class ShardRunner {
     }
   }
 
-  private accumulatorFor(i: number): RidgeAccumulator {
+  /** A fresh accumulator for unit i's regression. */
+  accumulatorFor(i: number): RidgeAccumulator {
     const u = this.units[i] as SolvedUnit;
     return new RidgeAccumulator(rowWidth(u), unitWidth(u), u.name);
   }
@@ -348,101 +245,6 @@ export class ShardRunner {
       t = isSolved(prev) ? reflectHidden(prev.activation, fields[j - 1]!, below) : below;
     }
     return t;
-  }
-
-  /**
-   * The misfit of the output field against the reflected output targets for
-   * each γ, on the rows with index < `plan.rows`. The blended units'
-   * weights are `w0 + γ(next − w0)`; the lowest one's field is linear in γ,
-   * so it is computed twice per chunk, not once per γ.
-   */
-  private searchPass(plan: Extract<PassPlan, {kind: 'search'}>, data: ShardData): PassStats {
-    const {units, out} = this;
-    const outAct = this.outUnit.activation;
-    const low = plan.low, blended = new Set(plan.blended);
-    const deltas = units.map((_, i) => !blended.has(i) ? null : tf.tidy(() => ({
-      kernel: tf.sub(this.next[i]!.kernel, this.w0[i]!.kernel),
-      bias: this.next[i]!.bias != null ? tf.sub(this.next[i]!.bias!, this.w0[i]!.bias!) as tf.Tensor1D : null,
-    }) as unknown as tf.TensorContainer) as unknown as UnitWeights|null);
-    const sums = new Float64Array(plan.gammas.length);
-    let count = 0, rows = 0;
-    try {
-      for (const c of data()) {
-        const take = Math.min(c.x.shape[0], plan.rows - c.offset);
-        if (take <= 0) continue;
-        this.checkChunk(c);
-        const v = tf.tidy(() => {
-          const x = take < c.x.shape[0] ? tf.slice(c.x, 0, take) : c.x;
-          const y = take < c.y.shape[0] ? tf.slice(c.y, 0, take) : c.y;
-          const {inputs, fields} = forwardUnits(units, x);
-          const target = reflectOutput(outAct, fields[out]!, y);
-          const lowUnit = units[low] as SolvedUnit;
-          const base = unitField(lowUnit, inputs[low], this.w0[low]!);
-          const dh = tf.sub(unitField(lowUnit, inputs[low], this.next[low]!), base);
-          return tf.stack(plan.gammas.map(g => tf.tidy(() => {
-            let h = tf.add(base, tf.mul(dh, g));
-            let a = low < out ? activate(lowUnit.activation, h) : h;
-            for (let i = low + 1; i <= out; i++) {
-              const u = units[i];
-              if (!isSolved(u)) {
-                a = passForward(u, a);
-                continue;
-              }
-              const w = blended.has(i) ? {
-                kernel: tf.add(this.w0[i]!.kernel, tf.mul(deltas[i]!.kernel, g)),
-                bias: this.w0[i]!.bias != null ? tf.add(this.w0[i]!.bias!, tf.mul(deltas[i]!.bias!, g)) as tf.Tensor1D : null,
-              } : weightsAt(units, i, this.next);
-              h = unitField(u, a, w);
-              if (i < out) a = activate(u.activation, h);
-            }
-            return tf.sum(tf.square(tf.sub(h, target)));
-          })));
-        });
-        const s = v.dataSync();
-        v.dispose();
-        s.forEach((m, j) => { sums[j] += m; });
-        count += take * (c.y.size / c.y.shape[0]);
-        rows += take;
-      }
-      return {rows, misfit: {sums, count}};
-    } finally {
-      deltas.forEach(d => { if (d != null) tf.dispose([d.kernel, d.bias].filter(t => t != null) as tf.Tensor[]); });
-    }
-  }
-}
-
-/**
- * Rows per product when a convolution's patch rows are accumulated: a fresh
- * operand is packed by XNNPACK at every product, and measured on wasm
- * (288-wide patches) a Gram over 4096 rows ran at 12 GFLOP/s against 8 over
- * 110k rows, so a chunk's images are taken a few at a time.
- */
-const CONV_BLOCK_ROWS = 4096;
-
-/**
- * Folds unit `u`'s regression rows (from its input `a`) and field targets
- * `t` into `acc`: the whole chunk for a dense unit; for a convolution, a few
- * images at a time (see {@link CONV_BLOCK_ROWS}), sliced from one read-back
- * of the chunk (the wasm backend's slice copies its whole source).
- */
-function accumulate(acc: RidgeAccumulator, u: SolvedUnit, a: tf.Tensor, t: tf.Tensor, part: 'full'|'cross') {
-  const add = (rows: tf.Tensor2D, targets: tf.Tensor2D) => part === 'full' ? acc.add(rows, targets) : acc.addCross(rows, targets);
-  const n = a.shape[0];
-  const positions = u.kind === 'conv2d' ? t.size / (n * unitWidth(u)) : 1;
-  const per = Math.max(1, Math.floor(CONV_BLOCK_ROWS / positions));
-  if (u.kind === 'dense' || per >= n) {
-    tf.tidy(() => add(designRows(u, a), fieldRows(u, t)));
-    return;
-  }
-  const av = a.dataSync() as Float32Array, tv = t.dataSync() as Float32Array;
-  const aImage = a.size / n, tImage = t.size / n;
-  for (let s = 0; s < n; s += per) {
-    const m = Math.min(per, n - s);
-    tf.tidy(() => {
-      const ab = tf.tensor(av.subarray(s * aImage, (s + m) * aImage), [m, ...a.shape.slice(1)]);
-      const tb = tf.tensor(tv.subarray(s * tImage, (s + m) * tImage), [m, ...t.shape.slice(1)]);
-      add(designRows(u, ab), fieldRows(u, tb));
-    });
   }
 }
 

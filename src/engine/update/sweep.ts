@@ -16,8 +16,8 @@
  *    subsample A a ridge read-out of the features of W(γ) is solved against
  *    the update's reflected output targets, and scored by its misfit on a
  *    disjoint subsample B (every s-th row and the rows after them, ~searchRows
- *    each; `searchFit`, `searchScore`; a coarse grid, then the neighbours of
- *    the best). `stepSearch: 'held'` is the earlier rule:
+ *    each; `searchFit`, `searchScore`; the coarse grid {1, 4, 16, 64}, then
+ *    the best one's neighbours). `stepSearch: 'held'` is the earlier rule:
  *    the misfit with the output unit held at its first solve (`search`).
  * 4. `refresh`: re-solve the output unit on the new features.
  *
@@ -37,6 +37,7 @@ import {disposeWeights, isSolved, kernelFromMatrix, kernelMatrix, NetworkUnit, r
 import {sameData, sameWeights, SweepCache, weightsFingerprint} from './cache';
 import {WeightSlot} from './map';
 import {MergedPass, PassPlan, PredictionPieces} from './plan';
+import {blend, chooseStep} from './step_search';
 
 /** Update mode: plain ER, or ER with the automatic step search. */
 export type ERMode = 'er'|'erls';
@@ -118,10 +119,6 @@ export interface SweepRun {
   /** Ask the first pass for the outputs under the starting weights (for the loss and metrics). */
   predictions?: boolean;
 }
-
-const GAMMAS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256];
-/** The refit-aware search's first grid (×4 apart); then the best one's neighbours in GAMMAS. */
-const COARSE_GAMMAS = [0, 2, 8, 32, 128];
 
 /** Validates an update's options (throws naming the option). */
 export function checkSweepConfig(config: SweepConfig): Required<SweepConfig> {
@@ -269,42 +266,17 @@ export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: Swee
         w0s[i] = toWeights(units[i] as SolvedUnit, {W: refits[i]!.W, b: refits[i]!.b});
         yield {kind: 'set', slot: 'w0', unit: i, value: w0s[i]};
       }
-      const low = Math.min(...hidden);
-      if (stepSearch === 'held') {
-        const p = yield* pass({kind: 'search', rows: searchRows, gammas: GAMMAS, low, blended: hidden});
-        gamma = bestGamma(GAMMAS, p.misfit!.sums, p.misfit!.count);
-      } else {
-        // A = rows i with i mod s = 0, B = those with i mod s = 1: ~searchRows each, spread over all
-        // the rows (so a class-sorted data set gives both of them every class)
-        const stride = Math.max(2, Math.floor(first.rows / searchRows));
-        if (first.rows >= 2) {
-          const scores = new Map<number, number>();
-          function* tryGammas(gammas: number[]): Generator<SweepRequest, void, MergedPass> {
-            const fit = yield* pass({kind: 'searchFit', stride, phase: 0, gammas, low, blended: hidden});
-            const readouts = gammas.map((_, j) => {
-              const ts = now();
-              const m = mergeMoments(fit.fits[j], outUnit.name);
-              const {solution} = solveRidge(m, {alpha, fitIntercept: outUnit.bias != null}, `${outUnit.name} (step search)`);
-              seconds.solve += now() - ts;
-              return toWeights(outUnit, solution);
-            });
-            try {
-              for (let j = 0; j < gammas.length; j++) yield {kind: 'set', slot: 'readout', unit: j, value: readouts[j]};
-              const score = yield* pass({kind: 'searchScore', stride, phase: 1, gammas, low, blended: hidden});
-              gammas.forEach((g, j) => scores.set(g, score.misfit!.sums[j] / score.misfit!.count));
-              for (let j = 0; j < gammas.length; j++) yield {kind: 'set', slot: 'readout', unit: j, value: null};
-            } finally {
-              readouts.forEach(disposeWeights);
-            }
-          }
-          yield* tryGammas(COARSE_GAMMAS);
-          const coarse = bestOf(scores);
-          const around = (coarse === 0 ? [1] : [coarse / 2, coarse * 2]).filter(g => GAMMAS.includes(g) && !scores.has(g));
-          if (around.length > 0) yield* tryGammas(around);
-          gamma = bestOf(scores);
-          stepScores = Object.fromEntries([...scores].sort((p, q) => p[0] - q[0]).map(([g, v]) => [String(g), v]));
-        }
-      }
+      const chosen = yield* chooseStep(stepSearch, first.rows, searchRows, Math.min(...hidden), hidden, {
+        pass,
+        readout: m => {
+          const ts = now();
+          const {solution} = solveRidge(m, {alpha, fitIntercept: outUnit.bias != null}, `${outUnit.name} (step search)`);
+          seconds.solve += now() - ts;
+          return toWeights(outUnit, solution);
+        },
+      });
+      gamma = chosen.gamma;
+      stepScores = chosen.scores;
       for (const i of hidden) {
         const w = blend(w0s[i]!, next[i]!, gamma);
         yield* setNext(i, w);
@@ -365,45 +337,12 @@ function checkObserved(p: MergedPass, outUnit: SolvedUnit) {
   }
 }
 
-/** The γ with the least mean misfit (the first one on ties). */
-function bestGamma(gammas: number[], sums: Float64Array, count: number): number {
-  let best = Infinity, g = 1;
-  gammas.forEach((gamma, j) => {
-    const v = sums[j] / count;
-    if (v < best) {
-      best = v;
-      g = gamma;
-    }
-  });
-  return g;
-}
-
-/** The γ with the least score (the smallest γ on ties). */
-function bestOf(scores: Map<number, number>): number {
-  let best = Infinity, g = 1;
-  for (const [gamma, v] of [...scores].sort((p, q) => p[0] - q[0])) {
-    if (v < best) {
-      best = v;
-      g = gamma;
-    }
-  }
-  return g;
-}
-
 /** New weights of `u` from a float64 solution (rows in the order of the unit's regression). */
-function toWeights(u: SolvedUnit, sol: {W: Float64Array, b: Float64Array}): UnitWeights {
+export function toWeights(u: SolvedUnit, sol: {W: Float64Array, b: Float64Array}): UnitWeights {
   const matrix = tf.tensor2d(Float32Array.from(sol.W), [rowWidth(u), unitWidth(u)]);
   const kernel = kernelFromMatrix(u, matrix);
   matrix.dispose();
   return {kernel, bias: u.bias != null ? tf.tensor1d(Float32Array.from(sol.b)) : null};
-}
-
-/** `w0 + γ(w − w0)` as new tensors. */
-function blend(w0: UnitWeights, w: UnitWeights, gamma: number): UnitWeights {
-  return tf.tidy(() => ({
-    kernel: tf.add(w0.kernel, tf.mul(tf.sub(w.kernel, w0.kernel), gamma)),
-    bias: w.bias != null ? tf.add(w0.bias!, tf.mul(tf.sub(w.bias, w0.bias!), gamma)) as tf.Tensor1D : null,
-  }) as unknown as tf.TensorContainer) as unknown as UnitWeights;
 }
 
 /** Seconds, for the report's timings. */

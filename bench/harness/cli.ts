@@ -1,0 +1,123 @@
+/**
+ * The benchmarks' training command (spawned by `bench/lib.ts`, one process
+ * per run): the options of `harness/train.ts` as flags, one JSON line out.
+ *
+ *   tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--data-dir DIR]
+ *                 --optimizer er|adam [--arch 784-1000-10] [--activation relu]
+ *                 [--epochs N] [--batch-size B] [--backend auto|wasm|cpu|tensorflow]
+ *                 [--seed S] [--save DIR] [--json] [--threads N]
+ */
+import {parseArgs} from 'util';
+import {DatasetName} from 'tfjs-er/node';
+import {train, TrainOptions} from './train';
+
+const USAGE = `usage: tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--data-dir DIR]
+                     --optimizer er|adam [--arch 784-1000-10] [--activation relu|tanh|sigmoid]
+                     [--epochs N] [--batch-size B] [--backend auto|wasm|cpu|tensorflow]
+                     [--seed S] [--save DIR] [--json]
+  ER options:   --mode er|erls (default er)  --init glorot|data (default glorot)  --alpha A|auto (ridge, default 0.001)
+                --threads N (worker threads for the update; default: every core, 1 on tensorflow)
+                --step-search refit|held (how erls judges a step; default refit)
+  Adam options: --lr RATE (default 0.001)  --wasm-transpose-fix
+  Other:        --train-size N (class-balanced subset)  --target-accuracy A (stop when reached)
+                --val-size N (hold out N training rows; reports the best epoch on them)
+                --patience P (early stopping: stop after P epochs without a better held-out accuracy)
+                --eval-each-epoch (test accuracy after every epoch; with --json, adds "history")`;
+
+function fail(message: string): never {
+  console.error(`tfjs-er: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function oneOf<T extends string>(name: string, value: string|undefined, allowed: T[], def: T): T {
+  if (value == null) return def;
+  if (!(allowed as string[]).includes(value)) fail(`--${name} must be one of ${allowed.join(', ')}, got '${value}'`);
+  return value as T;
+}
+
+function int(name: string, value: string|undefined, def?: number): number|undefined {
+  if (value == null) return def;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) fail(`--${name} must be a positive integer, got '${value}'`);
+  return n;
+}
+
+/** Parses the command line into training options (exits with usage on error). */
+export function parseCli(argv: string[]): {options: TrainOptions, json: boolean} {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: {
+        'dataset': {type: 'string'}, 'data-dir': {type: 'string'}, 'optimizer': {type: 'string'},
+        'arch': {type: 'string'}, 'activation': {type: 'string'}, 'epochs': {type: 'string'},
+        'batch-size': {type: 'string'}, 'backend': {type: 'string'}, 'seed': {type: 'string'},
+        'save': {type: 'string'}, 'json': {type: 'boolean'}, 'mode': {type: 'string'},
+        'init': {type: 'string'}, 'lr': {type: 'string'}, 'wasm-transpose-fix': {type: 'boolean'},
+        'train-size': {type: 'string'}, 'target-accuracy': {type: 'string'}, 'help': {type: 'boolean'},
+        'eval-each-epoch': {type: 'boolean'}, 'val-size': {type: 'string'}, 'alpha': {type: 'string'}, 'patience': {type: 'string'},
+        'threads': {type: 'string'}, 'step-search': {type: 'string'},
+      },
+    });
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (parsed.positionals[0] !== 'train') fail(`unknown command '${parsed.positionals[0] ?? ''}'`);
+  const lr = v.lr == null ? undefined : Number(v.lr);
+  if (lr != null && !(lr > 0)) fail(`--lr must be a positive number, got '${v.lr}'`);
+  const alpha = v.alpha == null ? undefined : v.alpha === 'auto' ? 'auto' as const : Number(v.alpha);
+  if (alpha != null && alpha !== 'auto' && !(alpha >= 0 && Number.isFinite(alpha))) {
+    fail(`--alpha must be 'auto' or a number >= 0, got '${v.alpha}'`);
+  }
+  const target = v['target-accuracy'] == null ? undefined : Number(v['target-accuracy']);
+  if (target != null && !(target > 0 && target <= 1)) fail(`--target-accuracy must be in (0, 1]`);
+  const seed = v.seed == null ? 0 : Number(v.seed);
+  if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer`);
+  const options: TrainOptions = {
+    dataset: oneOf<DatasetName>('dataset', v.dataset, ['mnist', 'fashion-mnist', 'cifar10'], 'mnist'),
+    dataDir: v['data-dir'],
+    optimizer: oneOf<'er'|'adam'>('optimizer', v.optimizer, ['er', 'adam'], 'er'),
+    mode: oneOf<'er'|'erls'>('mode', v.mode, ['er', 'erls'], 'er'),
+    init: oneOf<'glorot'|'data'>('init', v.init, ['glorot', 'data'], 'glorot'),
+    lr,
+    alpha,
+    arch: v.arch,
+    activation: oneOf<'relu'|'tanh'|'sigmoid'>('activation', v.activation, ['relu', 'tanh', 'sigmoid'], 'relu'),
+    epochs: int('epochs', v.epochs, 1)!,
+    batchSize: int('batch-size', v['batch-size']),
+    backend: oneOf<'auto'|'wasm'|'cpu'|'tensorflow'>('backend', v.backend, ['auto', 'wasm', 'cpu', 'tensorflow'], 'auto'),
+    seed,
+    save: v.save,
+    wasmTransposeFix: v['wasm-transpose-fix'],
+    trainSize: int('train-size', v['train-size']),
+    targetAccuracy: target,
+    evalEachEpoch: v['eval-each-epoch'],
+    valSize: int('val-size', v['val-size']),
+    patience: int('patience', v.patience),
+    threads: int('threads', v.threads),
+    stepSearch: oneOf<'refit'|'held'>('step-search', v['step-search'], ['refit', 'held'], 'refit'),
+  };
+  if (options.patience != null && options.valSize == null) fail('--patience needs --val-size N (a held-out split)');
+  return {options, json: Boolean(v.json)};
+}
+
+async function main() {
+  const {options} = parseCli(process.argv.slice(2));
+  const result = await train(options, {
+    onEpochEnd: r => console.error(`epoch ${r.epoch}: loss ${r.loss.toFixed(4)}` +
+        (r.test_accuracy != null ? `, test accuracy ${(100 * r.test_accuracy).toFixed(2)}%` : '') +
+        `, ${r.train_seconds.toFixed(1)} s training`),
+  });
+  const {history, ...summary} = result;
+  console.log(JSON.stringify(options.evalEachEpoch ? {...summary, history} : summary));
+}
+
+main().catch(e => {
+  console.error(`bench run: ${(e as Error).message}`);
+  process.exit(1);
+});

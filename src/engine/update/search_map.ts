@@ -1,0 +1,210 @@
+/**
+ * The map side of the `'erls'` step search (see `sweep.ts`): for each step
+ * γ, the hidden units blended as `w0 + γ(next − w0)`, and the additive
+ * statistics that judge it — the output field's misfit with the output unit
+ * held (`search`), or the statistics of a read-out on subsample A
+ * (`searchFit`) and its misfit on subsample B (`searchScore`). What it
+ * computes once per update (the lowest blended field and its change, the
+ * reflected targets of the search rows) it keeps until the update ends.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {activate} from '../activations';
+import {reflectOutput} from '../reflect';
+import {forwardUnits, isSolved, passForward, SolvedUnit, unitField, UnitWeights, weightsAt} from '../units';
+import {accumulate} from './accumulate';
+import type {ShardChunk, ShardData, ShardRunner} from './map';
+import {PassPlan, PassStats} from './plan';
+
+/** The step search's passes on one shard. */
+export class StepSearchMap {
+  /** The refit-aware search's read-outs, by position in its plan's γ list. */
+  readonly readout: Array<UnitWeights|null> = [];
+  /** Per search piece: the lowest blended unit's field under w0 and its change under next. */
+  private readonly lowFields = new Map<number, {base: tf.Tensor, delta: tf.Tensor}>();
+  /** Per search piece: the reflected output targets under the starting weights. */
+  private readonly targets = new Map<number, tf.Tensor>();
+
+  constructor(private readonly r: ShardRunner) {}
+
+  /** Releases what the search kept. */
+  dispose(): void {
+    for (const f of this.lowFields.values()) tf.dispose([f.base, f.delta]);
+    this.lowFields.clear();
+    for (const t of this.targets.values()) t.dispose();
+    this.targets.clear();
+    this.readout.length = 0;
+  }
+
+  /** The weights of a blended unit at step γ, `w0 + γ·delta` (call inside tidy). */
+  private blendedAt(i: number, delta: UnitWeights, gamma: number): UnitWeights {
+    const w0 = this.r.w0[i]!;
+    return {kernel: tf.add(w0.kernel, tf.mul(delta.kernel, gamma)),
+            bias: w0.bias != null ? tf.add(w0.bias, tf.mul(delta.bias!, gamma)) as tf.Tensor1D : null};
+  }
+
+  /** `next − w0` of each blended unit (null elsewhere); the caller disposes them. */
+  private blendDeltas(blended: Set<number>): Array<UnitWeights|null> {
+    return this.r.units.map((_, i) => !blended.has(i) ? null : tf.tidy(() => ({
+      kernel: tf.sub(this.r.next[i]!.kernel, this.r.w0[i]!.kernel),
+      bias: this.r.next[i]!.bias != null ? tf.sub(this.r.next[i]!.bias!, this.r.w0[i]!.bias!) as tf.Tensor1D : null,
+    }) as unknown as tf.TensorContainer) as unknown as UnitWeights|null);
+  }
+
+  /**
+   * For the rows of a chunk with global index i mod `stride` = `phase`: the
+   * lowest blended unit's field under w0, its change under next (the field is
+   * linear in γ) and the reflected output targets under the starting weights,
+   * computed once per update and kept for the later search passes.
+   */
+  private searchRows(c: ShardChunk, stride: number, phase: number, low: number):
+      {base: tf.Tensor, delta: tf.Tensor, target: tf.Tensor, n: number}|null {
+    const n = c.x.shape[0];
+    const first = (phase - c.offset % stride + stride) % stride;
+    if (first >= n) return null;
+    const key = c.offset * stride + phase;
+    let f = this.lowFields.get(key);
+    let t = this.targets.get(key);
+    if (f == null || t == null) {
+      this.r.checkChunk(c);
+      const out = tf.tidy(() => {
+        const idx = tf.range(first, n, stride, 'int32');
+        const x = stride === 1 ? c.x : tf.gather(c.x, idx), y = stride === 1 ? c.y : tf.gather(c.y, idx);
+        const {inputs, fields} = forwardUnits(this.r.units, x);
+        const lowUnit = this.r.units[low] as SolvedUnit;
+        const base = unitField(lowUnit, inputs[low], this.r.w0[low]!);
+        return {base, delta: tf.sub(unitField(lowUnit, inputs[low], this.r.next[low]!), base),
+                target: reflectOutput(this.r.outUnit.activation, fields[this.r.out]!, y)};
+      });
+      if (f != null) tf.dispose([f.base, f.delta]);
+      t?.dispose();
+      f = {base: out.base, delta: out.delta};
+      t = out.target;
+      this.lowFields.set(key, f);
+      this.targets.set(key, t);
+    }
+    return {base: f.base, delta: f.delta, target: t, n: t.shape[0]};
+  }
+
+  /** The output unit's input under the blended weights of step γ (call inside tidy). */
+  private featuresAt(gamma: number, base: tf.Tensor, delta: tf.Tensor, low: number, blended: Set<number>,
+                     deltas: Array<UnitWeights|null>): tf.Tensor {
+    const {units, out} = this.r;
+    let a = activate((units[low] as SolvedUnit).activation, tf.add(base, tf.mul(delta, gamma)));
+    for (let i = low + 1; i < out; i++) {
+      const u = units[i];
+      if (!isSolved(u)) {
+        a = passForward(u, a);
+        continue;
+      }
+      const w = blended.has(i) ? this.blendedAt(i, deltas[i]!, gamma) : weightsAt(units, i, this.r.next);
+      a = activate(u.activation, unitField(u, a, w));
+    }
+    return a;
+  }
+
+  /** Refit-aware search, step 1: per γ, the output unit's statistics on its rows. */
+  fitPass(plan: Extract<PassPlan, {kind: 'searchFit'}>, data: ShardData): PassStats {
+    const blended = new Set(plan.blended), deltas = this.blendDeltas(blended);
+    const accs = plan.gammas.map(() => this.r.accumulatorFor(this.r.out));
+    let rows = 0;
+    try {
+      for (const c of data()) {
+        const r = this.searchRows(c, plan.stride, plan.phase, plan.low);
+        if (r == null) continue;
+        plan.gammas.forEach((g, j) => tf.tidy(() =>
+            accumulate(accs[j], this.r.outUnit, this.featuresAt(g, r.base, r.delta, plan.low, blended, deltas), r.target,
+                       'full')));
+        rows += r.n;
+      }
+      return {rows, fits: accs.map(acc => acc.takeMoments(true))};
+    } finally {
+      accs.forEach(acc => acc.dispose());
+      deltas.forEach(d => { if (d != null) tf.dispose([d.kernel, d.bias].filter(t => t != null) as tf.Tensor[]); });
+    }
+  }
+
+  /** Refit-aware search, step 2: per γ, the misfit of its read-out (slot 'readout') on its rows. */
+  scorePass(plan: Extract<PassPlan, {kind: 'searchScore'}>, data: ShardData): PassStats {
+    const blended = new Set(plan.blended), deltas = this.blendDeltas(blended);
+    const sums = new Float64Array(plan.gammas.length);
+    let count = 0, rows = 0;
+    try {
+      for (const c of data()) {
+        const r = this.searchRows(c, plan.stride, plan.phase, plan.low);
+        if (r == null) continue;
+        const v = tf.tidy(() => tf.stack(plan.gammas.map((g, j) => tf.tidy(() => {
+          const h = unitField(this.r.outUnit, this.featuresAt(g, r.base, r.delta, plan.low, blended, deltas),
+                              this.readout[j]!);
+          return tf.sum(tf.square(tf.sub(h, r.target)));
+        }))));
+        v.dataSync().forEach((m, j) => { sums[j] += m; });
+        v.dispose();
+        count += r.target.size;
+        rows += r.n;
+      }
+      return {rows, misfit: {sums, count}};
+    } finally {
+      deltas.forEach(d => { if (d != null) tf.dispose([d.kernel, d.bias].filter(t => t != null) as tf.Tensor[]); });
+    }
+  }
+
+  /**
+   * The misfit of the output field against the reflected output targets for
+   * each γ, on the rows with index < `plan.rows`. The blended units'
+   * weights are `w0 + γ(next − w0)`; the lowest one's field is linear in γ,
+   * so it is computed twice per chunk, not once per γ.
+   */
+  heldPass(plan: Extract<PassPlan, {kind: 'search'}>, data: ShardData): PassStats {
+    const {units, out} = this.r;
+    const outAct = this.r.outUnit.activation;
+    const low = plan.low, blended = new Set(plan.blended);
+    const deltas = units.map((_, i) => !blended.has(i) ? null : tf.tidy(() => ({
+      kernel: tf.sub(this.r.next[i]!.kernel, this.r.w0[i]!.kernel),
+      bias: this.r.next[i]!.bias != null ? tf.sub(this.r.next[i]!.bias!, this.r.w0[i]!.bias!) as tf.Tensor1D : null,
+    }) as unknown as tf.TensorContainer) as unknown as UnitWeights|null);
+    const sums = new Float64Array(plan.gammas.length);
+    let count = 0, rows = 0;
+    try {
+      for (const c of data()) {
+        const take = Math.min(c.x.shape[0], plan.rows - c.offset);
+        if (take <= 0) continue;
+        this.r.checkChunk(c);
+        const v = tf.tidy(() => {
+          const x = take < c.x.shape[0] ? tf.slice(c.x, 0, take) : c.x;
+          const y = take < c.y.shape[0] ? tf.slice(c.y, 0, take) : c.y;
+          const {inputs, fields} = forwardUnits(units, x);
+          const target = reflectOutput(outAct, fields[out]!, y);
+          const lowUnit = units[low] as SolvedUnit;
+          const base = unitField(lowUnit, inputs[low], this.r.w0[low]!);
+          const dh = tf.sub(unitField(lowUnit, inputs[low], this.r.next[low]!), base);
+          return tf.stack(plan.gammas.map(g => tf.tidy(() => {
+            let h = tf.add(base, tf.mul(dh, g));
+            let a = low < out ? activate(lowUnit.activation, h) : h;
+            for (let i = low + 1; i <= out; i++) {
+              const u = units[i];
+              if (!isSolved(u)) {
+                a = passForward(u, a);
+                continue;
+              }
+              const w = blended.has(i) ? {
+                kernel: tf.add(this.r.w0[i]!.kernel, tf.mul(deltas[i]!.kernel, g)),
+                bias: this.r.w0[i]!.bias != null ? tf.add(this.r.w0[i]!.bias!, tf.mul(deltas[i]!.bias!, g)) as tf.Tensor1D : null,
+              } : weightsAt(units, i, this.r.next);
+              h = unitField(u, a, w);
+              if (i < out) a = activate(u.activation, h);
+            }
+            return tf.sum(tf.square(tf.sub(h, target)));
+          })));
+        });
+        const s = v.dataSync();
+        v.dispose();
+        s.forEach((m, j) => { sums[j] += m; });
+        count += take * (c.y.size / c.y.shape[0]);
+        rows += take;
+      }
+      return {rows, misfit: {sums, count}};
+    } finally {
+      deltas.forEach(d => { if (d != null) tf.dispose([d.kernel, d.bias].filter(t => t != null) as tf.Tensor[]); });
+    }
+  }
+}
