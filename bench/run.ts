@@ -11,14 +11,16 @@
  *   few-shot      100 / 1k / 5k / all examples of MNIST, Fashion-MNIST, CIFAR-10: ER vs tuned Adam
  *   heads         erHead vs an Adam-trained head on frozen features, 1–100 examples of new classes
  *   cifar10-conv  a small convnet on CIFAR-10: ER (conv layer solved on patches) vs Adam
- * Writes bench/results/<suite>.json and .md; `npm run bench:readme` puts the
- * tables into README.md. Full run: about four and a half hours on the 2-core machine.
+ *   cluster       one ER update on Redis worker processes vs in-process and threads (not in 'all')
+ * Writes bench/results/<suite>.json and .md; `npm run bench:docs` collects the
+ * tables into docs/benchmarks.md. Full run: about four and a half hours on the 2-core machine.
  */
 import {execFileSync} from 'child_process';
 import * as path from 'path';
 import {errAfter, median, ROOT, runCli, RunResult, table, writeResults} from './lib';
 import {costSuite} from './cost';
 import {cifarDir} from './cifar_dir';
+import {clusterSuite} from './cluster';
 import {fewShotSuite} from './few_shot';
 import {headsSuite} from './heads';
 
@@ -303,14 +305,15 @@ async function main() {
   const suites: Record<string, () => Promise<void>> = {
     'mnist-paper': mnistPaper, 'time-to-acc': timeToAccuracy, 'time-to-acc-repeats': timeToAccuracyRepeats, 'cifar10-mlp': cifarMlp, 'cost': costSuite, 'memory': memory,
     'few-shot': fewShotSuite, 'heads': headsSuite, 'cifar10-conv': cifarConv, 'wide-one-update': wideOneUpdate,
+    'cluster': clusterSuite,
   };
   for (const s of selected) {
     if (!suites[s]) throw new Error(`unknown suite '${s}'; known: ${Object.keys(suites).join(', ')}`);
     console.error(`== ${s} ==`);
     await suites[s]();
   }
-  // put the tables into README.md (the same as `npm run bench:readme`)
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'readme.ts')], {stdio: 'inherit'});
+  // collect the tables into docs/benchmarks.md (the same as `npm run bench:docs`)
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'docs.ts')], {stdio: 'inherit'});
 }
 
 main().catch(e => {

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {BatchSource, isSolved, NetworkSpec, NetworkUnit, PassStats, SweepRequest, UpdateSession, UnitWeights} from '../engine/index';
 import {ExecutorRun, RunOptions} from './executor';
 import {buffersOf, errorFromWire, ShardPort, ShardReply, ShardRequest, toWire, WireChunk, weightsToWire} from './protocol';
+import {shardBounds} from './shards';
 
 /** One shard behind a port; `lifetime` rejects if the shard's thread or worker dies. */
 export class RemoteShard {
@@ -89,9 +90,7 @@ export class RemoteRun implements ExecutorRun {
   async load(source: BatchSource, rows: number): Promise<void> {
     await this.clear();
     const n = this.shards.length, c = this.options.chunkRows;
-    // whole chunks per shard, contiguous: shard i holds chunks [round(i·C/n), round((i+1)·C/n))
-    const chunks = Math.ceil(rows / c);
-    const bounds = Array.from({length: n + 1}, (_, i) => Math.min(rows, Math.round(i * chunks / n) * c));
+    const bounds = shardBounds(rows, c, n);
     const sent: Array<Promise<unknown>> = [];
     let start = 0;
     for (const [x, y] of source()) {

@@ -5,14 +5,56 @@
  * and releases them when the update or the run ends.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {NetworkSpec, ShardChunk, ShardRunner, unitsOf, UnitWeights} from '../engine/index';
+import {NetworkSpec, ShardChunk, ShardRunner, unitsOf, UnitWeights, WeightSlot} from '../engine/index';
 import {buffersOf, errorToWire, fromWire, ShardEnvelope, ShardPort, ShardRequest, WireTensor,
         WireWeights} from './protocol';
 
-/** One update's state on a shard: the starting weights and the runner with its slots. */
-interface Update {
-  runner: ShardRunner;
-  owned: tf.Tensor[];
+/**
+ * One update's state on a shard: the runner over the starting weights and
+ * the slots set since, owning every tensor made from the wire.
+ */
+export class ShardUpdate {
+  readonly runner: ShardRunner;
+  private readonly owned: tf.Tensor[];
+
+  constructor(spec: NetworkSpec, wire: Array<WireWeights|null>) {
+    const weights = wire.map(w => w != null ? weightsFromWire(w) : null);
+    this.owned = weights.flatMap(w => w == null ? [] : [w.kernel, ...(w.bias ? [w.bias] : [])]);
+    try {
+      this.runner = new ShardRunner(unitsOf(spec, weights), spec.inputShape);
+    } catch (e) {
+      tf.dispose(this.owned);
+      throw e;
+    }
+  }
+
+  /** Sets a weight slot from its wire form (null clears it), releasing what it replaces. */
+  set(slot: WeightSlot, unit: number, value: WireWeights|WireTensor|null): void {
+    const t = value == null ? null : 'kernel' in value ? weightsFromWire(value as WireWeights) :
+        fromWire(value as WireTensor) as tf.Tensor2D;
+    const old = this.runner.slot(slot, unit);
+    this.runner.set(slot, unit, t);
+    if (old != null) this.release(old);
+    if (t != null) this.owned.push(...('kernel' in t ? [t.kernel, ...(t.bias ? [t.bias] : [])] : [t]));
+  }
+
+  /** Releases the runner's kept tensors and every weight tensor. */
+  dispose(): void {
+    this.runner.dispose();
+    tf.dispose(this.owned);
+    this.owned.length = 0;
+  }
+
+  private release(value: UnitWeights|tf.Tensor) {
+    const ts = value instanceof tf.Tensor ? [value] : [value.kernel, ...(value.bias ? [value.bias] : [])];
+    for (const t of ts) {
+      const i = this.owned.indexOf(t);
+      if (i >= 0) {
+        this.owned.splice(i, 1);
+        t.dispose();
+      }
+    }
+  }
 }
 
 function weightsFromWire(w: WireWeights): UnitWeights {
@@ -23,12 +65,10 @@ function weightsFromWire(w: WireWeights): UnitWeights {
 export function serveShard(port: ShardPort, done: () => void): void {
   let spec: NetworkSpec|null = null;
   let chunks: ShardChunk[] = [];
-  let update: Update|null = null;
+  let update: ShardUpdate|null = null;
 
   const endUpdate = () => {
-    if (update == null) return;
-    update.runner.dispose();
-    tf.dispose(update.owned);
+    update?.dispose();
     update = null;
   };
   const clearRows = () => {
@@ -51,27 +91,12 @@ export function serveShard(port: ShardPort, done: () => void): void {
       case 'begin': {
         if (spec == null) throw new Error('the shard has no run: open one first');
         endUpdate();
-        const weights = req.weights.map(w => w != null ? weightsFromWire(w) : null);
-        const owned = weights.flatMap(w => w == null ? [] : [w.kernel, ...(w.bias ? [w.bias] : [])]);
-        try {
-          update = {runner: new ShardRunner(unitsOf(spec, weights), spec.inputShape), owned};
-        } catch (e) {
-          tf.dispose(owned);
-          throw e;
-        }
+        update = new ShardUpdate(spec, req.weights);
         return undefined;
       }
-      case 'set': {
-        const u = requireUpdate();
-        const slot = req.slot, value = req.value;
-        const t = value == null ? null : 'kernel' in value ? weightsFromWire(value as WireWeights) :
-            fromWire(value as WireTensor) as tf.Tensor2D;
-        const old = u.runner.slot(slot, req.unit);
-        u.runner.set(slot, req.unit, t);
-        if (old != null) release(u, old);
-        if (t != null) u.owned.push(...('kernel' in t ? [t.kernel, ...(t.bias ? [t.bias] : [])] : [t]));
+      case 'set':
+        requireUpdate().set(req.slot, req.unit, req.value);
         return undefined;
-      }
       case 'pass':
         return requireUpdate().runner.run(req.plan, () => chunks);
       case 'end':
@@ -88,19 +113,9 @@ export function serveShard(port: ShardPort, done: () => void): void {
         throw new Error(`unknown request '${(req as {op: string}).op}'`);
     }
   };
-  const requireUpdate = (): Update => {
+  const requireUpdate = (): ShardUpdate => {
     if (update == null) throw new Error('no update in progress on this shard');
     return update;
-  };
-  const release = (u: Update, value: UnitWeights|tf.Tensor) => {
-    const ts = value instanceof tf.Tensor ? [value] : [value.kernel, ...(value.bias ? [value.bias] : [])];
-    for (const t of ts) {
-      const i = u.owned.indexOf(t);
-      if (i >= 0) {
-        u.owned.splice(i, 1);
-        t.dispose();
-      }
-    }
   };
   port.onMessage(message => {
     const {id, request} = message as ShardEnvelope;

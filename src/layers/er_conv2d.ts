@@ -7,6 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+// kept for its side effect (its layers register): `tfl` alone is a type here, and imports of types are dropped
+import '@tensorflow/tfjs-layers';
 import type {ConvLayerArgs} from '@tensorflow/tfjs-layers/dist/layers/convolutional';
 
 type Conv2DConstructor = new (args: ConvLayerArgs) => tfl.layers.Layer;

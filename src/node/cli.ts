@@ -3,10 +3,14 @@
  * The tfjs-er command line (Node only).
  *
  *   tfjs-er train --dataset mnist|fashion-mnist|cifar10 [options]   train with ER (see USAGE)
+ *   tfjs-er worker --redis redis://HOST:PORT [options]              serve a Redis queue's map jobs
  */
 import {parseArgs} from 'util';
-import {formatDuration, Progress} from './progress';
+import {BackendChoice, useBackend} from './backend';
 import {DatasetName} from './datasets';
+import {formatDuration, Progress} from './progress';
+import {DEFAULT_QUEUE} from './redis_executor';
+import {serveRedisWorker} from './redis_worker';
 import {train, TrainOptions, TrainResult} from './train';
 
 const USAGE = `usage: tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--data-dir DIR] [options]
@@ -15,6 +19,8 @@ const USAGE = `usage: tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--dat
   --epochs N                ER updates, one per epoch (default 1)
   --mode er|erls            plain ER, or ER with the automatic step (default er)
   --threads N               worker threads for each update (default: every core; 1 on tensorflow)
+  --executor redis://HOST:PORT   run each update's passes on \`tfjs-er worker\` processes instead
+  --queue NAME              their queue (default ${DEFAULT_QUEUE})   --shards N   (default: one per worker)
   --backend auto|wasm|cpu|tensorflow   (default auto: tfjs-node if installed, else wasm)
   --init glorot|data        initialisation (default glorot; data = the ER reference's)
   --alpha A|auto            ridge (default 0.001)   --step-search refit|held   (erls; default refit)
@@ -22,7 +28,14 @@ const USAGE = `usage: tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--dat
   --batch-size B            rows per chunk of a pass (default 2000; speed only)
   --train-size N            train on a class-balanced subset of N rows
   --seed S  --save DIR  --json
-  --compare adam            also train the same network with tfjs's Adam (lr 1e-3, batch 128)`;
+  --compare adam            also train the same network with tfjs's Adam (lr 1e-3, batch 128)
+
+usage: tfjs-er worker --redis redis://HOST:PORT [options]     (run as many as you like, on any machines)
+  --queue NAME              the coordinator's queue (default ${DEFAULT_QUEUE})
+  --backend auto|wasm|cpu|tensorflow   (default auto)
+  --data-dir DIR            where this machine keeps the data set (CIFAR-10's binary release)
+  --lock-seconds S          a dead worker's job moves on after about S seconds (default 30)
+  --quiet                   no line per job`;
 
 function fail(message: string): never {
   console.error(`tfjs-er: ${message}\n\n${USAGE}`);
@@ -42,7 +55,38 @@ function int(name: string, value: string|undefined, def?: number): number|undefi
   return n;
 }
 
-/** Parses the command line into training options (exits with the usage on error). */
+/** What `tfjs-er worker` runs. */
+export interface WorkerCommand {
+  redis: string;
+  queue: string;
+  backend: BackendChoice;
+  dataDir?: string;
+  lockSeconds?: number;
+  quiet: boolean;
+}
+
+/** Parses `tfjs-er worker …` (exits with the usage on error). */
+export function parseWorkerCli(argv: string[]): WorkerCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: {'redis': {type: 'string'}, 'queue': {type: 'string'}, 'backend': {type: 'string'},
+                'data-dir': {type: 'string'}, 'lock-seconds': {type: 'string'}, 'quiet': {type: 'boolean'}},
+    });
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.redis == null) fail('worker needs --redis redis://HOST:PORT');
+  const lock = v['lock-seconds'] == null ? undefined : Number(v['lock-seconds']);
+  if (lock != null && !(lock > 0 && Number.isFinite(lock))) fail(`--lock-seconds must be a positive number, got '${v['lock-seconds']}'`);
+  return {redis: v.redis, queue: v.queue ?? DEFAULT_QUEUE,
+          backend: oneOf<BackendChoice>('backend', v.backend, ['auto', 'wasm', 'cpu', 'tensorflow'], 'auto'),
+          dataDir: v['data-dir'], lockSeconds: lock, quiet: Boolean(v.quiet)};
+}
+
+/** Parses `tfjs-er train …` into training options (exits with the usage on error). */
 export function parseCli(argv: string[]): {options: TrainOptions, json: boolean} {
   let parsed;
   try {
@@ -54,7 +98,7 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
         'backend': {type: 'string'}, 'seed': {type: 'string'}, 'save': {type: 'string'}, 'json': {type: 'boolean'},
         'mode': {type: 'string'}, 'init': {type: 'string'}, 'alpha': {type: 'string'}, 'threads': {type: 'string'},
         'step-search': {type: 'string'}, 'train-size': {type: 'string'}, 'compare': {type: 'string'},
-        'help': {type: 'boolean'},
+        'executor': {type: 'string'}, 'queue': {type: 'string'}, 'shards': {type: 'string'}, 'help': {type: 'boolean'},
       },
     });
   } catch (e) {
@@ -73,6 +117,11 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
   const seed = v.seed == null ? 0 : Number(v.seed);
   if (!Number.isInteger(seed) || seed < 0) fail('--seed must be a non-negative integer');
   if (v.compare != null && v.compare !== 'adam') fail(`--compare takes 'adam', got '${v.compare}'`);
+  if (v.executor != null && !v.executor.startsWith('redis://')) {
+    fail(`--executor takes a Redis URL redis://HOST:PORT, got '${v.executor}'`);
+  }
+  if (v.executor != null && v.threads != null) fail('--threads and --executor exclude each other');
+  if (v.executor == null && (v.queue != null || v.shards != null)) fail('--queue and --shards go with --executor redis://…');
   const options: TrainOptions = {
     dataset: oneOf<DatasetName>('dataset', v.dataset, ['mnist', 'fashion-mnist', 'cifar10'], 'mnist'),
     dataDir: v['data-dir'],
@@ -90,6 +139,8 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
     trainSize: int('train-size', v['train-size']),
     save: v.save,
     compareAdam: v.compare === 'adam',
+    redis: v.executor != null ? {url: v.executor, queue: v.queue ?? DEFAULT_QUEUE, shards: int('shards', v.shards)} :
+                                undefined,
   };
   return {options, json: Boolean(v.json)};
 }
@@ -100,13 +151,41 @@ function summary(r: TrainResult): string[] {
   return [`${r.dataset} ${r.arch} on ${r.backend}, ${r.train_rows} training rows:`, line(r.er), ...(r.adam ? [line(r.adam)] : [])];
 }
 
+/** Runs `tfjs-er worker` until SIGTERM or SIGINT. */
+async function worker(cmd: WorkerCommand) {
+  const backend = await useBackend(cmd.backend);
+  const handle = serveRedisWorker({
+    connection: cmd.redis, queue: cmd.queue, dataDir: cmd.dataDir, lockSeconds: cmd.lockSeconds,
+    onJob: cmd.quiet ? undefined : e => {
+      if (e.phase === 'start') return;
+      const what = `update ${e.update} pass ${e.pass} (${e.plan}) shard ${e.shard + 1}/${e.shards}`;
+      console.log(e.phase === 'done' ? `${what}: ${e.seconds!.toFixed(2)} s` : `${what} failed: ${e.error}`);
+    },
+  });
+  await handle.ready();
+  console.log(`tfjs-er worker (${backend}) serving queue '${cmd.queue}' on ${cmd.redis}; SIGTERM or Ctrl-C stops it`);
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    handle.close().then(() => process.exit(0), e => {
+      console.error(`tfjs-er worker: ${(e as Error).message}`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
 async function main() {
-  const {options, json} = parseCli(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'worker') return worker(parseWorkerCli(argv));
+  const {options, json} = parseCli(argv);
   // With --json, stdout carries only the final JSON line; progress goes to stderr.
   const progress = json ? new Progress(process.stderr, Boolean(process.stderr.isTTY)) : new Progress();
   const log = json ? console.error : console.log;
   const result = await train(options, {
-    onExecutor: (threads, backend) => log(`ER update on ${threads === 1 ? '1 thread' : `${threads} worker threads`} (${backend})`),
+    onExecutor: (where, backend) => log(`ER update on ${where} (${backend})`),
     onEpochBegin: (label, epoch, batches, batchSize) => progress.beginEpoch(epoch, options.epochs, batches, batchSize, label),
     onBatchEnd: done => progress.batch(done),
     onEpochEnd: (label, r) => progress.endEpoch(

@@ -1,5 +1,5 @@
 /**
- * tfjs-er's Node-only entry (`tfjs-er/node`): worker-thread executor, data
+ * tfjs-er's Node-only entry (`tfjs-er/node`): the worker-thread and Redis executors, data
  * loaders, backend choice, file save/load and the CLI's training run. Never
  * in the browser bundle.
  */
@@ -12,3 +12,6 @@ export {IdxData, parseIdx, readIdx} from './idx';
 export {ArchStep, buildConvnet, buildMlp, ConvFactory, DenseFactory, erConv, parseArch, parseConvArch} from './models';
 export {ThreadPool, threadPool, ThreadPoolOptions} from './thread_pool';
 export {defaultThreads, RunSummary, train, TrainHooks, TrainOptions, TrainResult} from './train';
+export {DEFAULT_QUEUE, RedisExecutor, redisExecutor, RedisExecutorOptions, redisOptions, RedisPassReport} from './redis_executor';
+export {ChunkBlob, LoadedShard, MapJobData, ShardPrint, ShardRequestInfo, ShardSource} from './redis_jobs';
+export {RedisWorkerEvent, RedisWorkerHandle, RedisWorkerOptions, serveRedisWorker} from './redis_worker';

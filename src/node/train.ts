@@ -11,7 +11,8 @@ import {BackendChoice, useBackend} from './backend';
 import {balancedSubset, DatasetName, LabelledImages, loadDataset} from './datasets';
 import {fileSaveHandler} from './fs_io';
 import {buildConvnet, buildMlp, parseArch, parseConvArch} from './models';
-import {ThreadPool, threadPool} from './thread_pool';
+import {redisExecutor, RedisPassReport} from './redis_executor';
+import {threadPool} from './thread_pool';
 
 /** Options of one run (the CLI's flags). */
 export interface TrainOptions {
@@ -44,6 +45,11 @@ export interface TrainOptions {
   save?: string;
   /** Also train the same network with tfjs's Adam (lr 1e-3, batch 128) for comparison. */
   compareAdam?: boolean;
+  /**
+   * Run ER's passes on `tfjs-er worker` processes through this Redis queue
+   * (each worker loads its shard of the same data set itself).
+   */
+  redis?: {url: string, queue: string, shards?: number};
 }
 
 /** One optimizer's run. */
@@ -64,8 +70,10 @@ export interface TrainResult {
   dataset: string;
   backend: string;
   arch: string;
-  /** Worker threads ER's passes ran on (1: the main thread). */
+  /** Worker threads ER's passes ran on (1: the main thread, or Redis workers). */
   threads: number;
+  /** Where ER's passes ran: 'in-process', 'threads ×N' or the Redis queue. */
+  executor: string;
   train_rows: number;
   seed: number;
   er: RunSummary;
@@ -74,11 +82,13 @@ export interface TrainResult {
 
 /** Progress hooks. */
 export interface TrainHooks {
-  /** Where ER's passes run. */
-  onExecutor?(threads: number, backend: string): void;
+  /** Where ER's passes run ('1 thread', '2 worker threads', a Redis queue). */
+  onExecutor?(where: string, backend: string): void;
   onEpochBegin?(optimizer: string, epoch: number, batches: number, batchSize: number): void;
   onBatchEnd?(batchesDone: number): void;
   onEpochEnd?(optimizer: string, record: RunSummary['history'][number]): void;
+  /** Each pass's timings, when ER runs on Redis workers. */
+  onPass?(report: RedisPassReport): void;
 }
 
 function tensors(set: LabelledImages, images: boolean): {x: tf.Tensor, y: tf.Tensor2D} {
@@ -135,9 +145,13 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   const {x, y} = tensors(set, images);
   const test = tensors(data.test, images);
   const activation = opts.activation ?? 'relu';
-  const threads = defaultThreads(opts.threads, backend);
-  const pool: ThreadPool|null = threads > 1 ? threadPool({threads, backend: backend as 'wasm'|'cpu'}) : null;
-  hooks.onExecutor?.(threads, backend);
+  const threads = opts.redis ? 1 : defaultThreads(opts.threads, backend);
+  const pool = opts.redis ?
+      redisExecutor({connection: opts.redis.url, queue: opts.redis.queue, shards: opts.redis.shards,
+                     source: {kind: 'dataset', name: opts.dataset, dataDir: opts.dataDir, trainSize: opts.trainSize,
+                              seed: opts.seed, images}, onPass: hooks.onPass}) :
+      threads > 1 ? threadPool({threads, backend: backend as 'wasm'|'cpu'}) : null;
+  hooks.onExecutor?.(opts.redis ? pool!.name : threads > 1 ? `${threads} worker threads` : '1 thread', backend);
   try {
     const model = steps ? buildConvnet(steps, set.imageShape, activation, opts.seed) :
                           buildMlp(dims, activation, opts.seed);
@@ -155,7 +169,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     model.dispose();
     optimizer.dispose();
     const result: TrainResult = {dataset: opts.dataset, backend, arch: opts.arch ?? dims.join('-'), threads,
-                                 train_rows: set.count, seed: opts.seed, er: erRun};
+                                 executor: pool?.name ?? 'in-process', train_rows: set.count, seed: opts.seed, er: erRun};
     if (opts.compareAdam) {
       if (steps && backend === 'wasm') {
         throw new Error('--compare adam: tfjs 4.22\'s wasm backend cannot train conv2d layers by backprop (it has ' +

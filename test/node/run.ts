@@ -1,7 +1,8 @@
 /**
  * Runs every test/*.spec.ts in Node with jasmine, on the backends in
  * ER_TEST_BACKENDS (default cpu,wasm), and writes the counts to
- * ER_TEST_SUMMARY (JSON) for scripts/test.mjs.
+ * ER_TEST_SUMMARY (JSON) for scripts/test.mjs. ER_TEST_FILTER runs only the specs whose
+ * full name matches it (a regular expression).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -32,7 +33,7 @@ async function main() {
       if (r.failedExpectations && r.failedExpectations.length) counts.failed++;
     },
   });
-  const result = await runner.execute();
+  const result = await runner.execute(undefined, process.env.ER_TEST_FILTER);
   if (process.env.ER_TEST_SUMMARY) {
     fs.writeFileSync(process.env.ER_TEST_SUMMARY, JSON.stringify(counts));
   }

@@ -87,6 +87,29 @@ export class ShardRunner {
 
   /** Runs one pass over `data`. */
   run(plan: PassPlan, data: ShardData): PassStats {
+    const steps = this.steps(plan, data);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /**
+   * Runs one pass over `data`, awaiting `pause()` after each chunk (so a
+   * worker process can serve its event loop — a job queue's lock renewals —
+   * during a long pass).
+   */
+  async runAsync(plan: PassPlan, data: ShardData, pause: () => Promise<void>): Promise<PassStats> {
+    const steps = this.steps(plan, data);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+      await pause();
+    }
+  }
+
+  /** One pass as a generator that yields after each chunk. */
+  private steps(plan: PassPlan, data: ShardData): Generator<void, PassStats> {
     switch (plan.kind) {
       case 'first': return this.firstPass(plan, data);
       case 'rebuild': return this.outputPass(plan.unit, data, 'full', false);
@@ -132,7 +155,7 @@ export class ShardRunner {
     return new RidgeAccumulator(rowWidth(u), unitWidth(u), u.name);
   }
 
-  private firstPass(plan: Extract<PassPlan, {kind: 'first'}>, data: ShardData): PassStats {
+  private *firstPass(plan: Extract<PassPlan, {kind: 'first'}>, data: ShardData): Generator<void, PassStats> {
     const out = this.outUnit;
     const acc = plan.unit != null ? this.accumulatorFor(plan.unit) : null;
     let finite: tf.Tensor|null = null, yMin: tf.Tensor|null = null, yMax: tf.Tensor|null = null;
@@ -165,6 +188,7 @@ export class ShardRunner {
           prediction.dispose();
         }
         rows += x.shape[0];
+        yield;
       }
       const stats: PassStats = {rows};
       if (rows > 0) {
@@ -188,7 +212,7 @@ export class ShardRunner {
   }
 
   /** The output unit's statistics: of the current features (rebuild) or of the new ones (refresh). */
-  private outputPass(unit: number, data: ShardData, part: 'full', refresh: boolean): PassStats {
+  private *outputPass(unit: number, data: ShardData, part: 'full', refresh: boolean): Generator<void, PassStats> {
     const out = this.outUnit;
     const acc = this.accumulatorFor(unit);
     let rows = 0;
@@ -203,6 +227,7 @@ export class ShardRunner {
           accumulate(acc, out, a, target, part);
         });
         rows += c.x.shape[0];
+        yield;
       }
       return {rows, ridge: acc.takeMoments(true)};
     } finally {
@@ -210,7 +235,7 @@ export class ShardRunner {
     }
   }
 
-  private targetPass(plan: Extract<PassPlan, {kind: 'target'}>, data: ShardData): PassStats {
+  private *targetPass(plan: Extract<PassPlan, {kind: 'target'}>, data: ShardData): Generator<void, PassStats> {
     const k = plan.unit, u = this.units[k] as SolvedUnit, out = this.outUnit;
     const acc = this.accumulatorFor(k);
     let rows = 0;
@@ -227,6 +252,7 @@ export class ShardRunner {
           accumulate(acc, u, inputs[k], this.targetDownTo(k, inputs, fields, tOut), plan.part);
         });
         rows += c.x.shape[0];
+        yield;
       }
       return {rows, ridge: acc.takeMoments(plan.part === 'full')};
     } finally {

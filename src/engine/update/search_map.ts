@@ -103,7 +103,7 @@ export class StepSearchMap {
   }
 
   /** Refit-aware search, step 1: per γ, the output unit's statistics on its rows. */
-  fitPass(plan: Extract<PassPlan, {kind: 'searchFit'}>, data: ShardData): PassStats {
+  *fitPass(plan: Extract<PassPlan, {kind: 'searchFit'}>, data: ShardData): Generator<void, PassStats> {
     const blended = new Set(plan.blended), deltas = this.blendDeltas(blended);
     const accs = plan.gammas.map(() => this.r.accumulatorFor(this.r.out));
     let rows = 0;
@@ -115,6 +115,7 @@ export class StepSearchMap {
             accumulate(accs[j], this.r.outUnit, this.featuresAt(g, r.base, r.delta, plan.low, blended, deltas), r.target,
                        'full')));
         rows += r.n;
+        yield;
       }
       return {rows, fits: accs.map(acc => acc.takeMoments(true))};
     } finally {
@@ -124,7 +125,7 @@ export class StepSearchMap {
   }
 
   /** Refit-aware search, step 2: per γ, the misfit of its read-out (slot 'readout') on its rows. */
-  scorePass(plan: Extract<PassPlan, {kind: 'searchScore'}>, data: ShardData): PassStats {
+  *scorePass(plan: Extract<PassPlan, {kind: 'searchScore'}>, data: ShardData): Generator<void, PassStats> {
     const blended = new Set(plan.blended), deltas = this.blendDeltas(blended);
     const sums = new Float64Array(plan.gammas.length);
     let count = 0, rows = 0;
@@ -141,6 +142,7 @@ export class StepSearchMap {
         v.dispose();
         count += r.target.size;
         rows += r.n;
+        yield;
       }
       return {rows, misfit: {sums, count}};
     } finally {
@@ -154,7 +156,7 @@ export class StepSearchMap {
    * weights are `w0 + γ(next − w0)`; the lowest one's field is linear in γ,
    * so it is computed twice per chunk, not once per γ.
    */
-  heldPass(plan: Extract<PassPlan, {kind: 'search'}>, data: ShardData): PassStats {
+  *heldPass(plan: Extract<PassPlan, {kind: 'search'}>, data: ShardData): Generator<void, PassStats> {
     const {units, out} = this.r;
     const outAct = this.r.outUnit.activation;
     const low = plan.low, blended = new Set(plan.blended);
@@ -201,6 +203,7 @@ export class StepSearchMap {
         s.forEach((m, j) => { sums[j] += m; });
         count += take * (c.y.size / c.y.shape[0]);
         rows += take;
+        yield;
       }
       return {rows, misfit: {sums, count}};
     } finally {
