@@ -15,8 +15,9 @@ import * as path from 'path';
 import type {RedisPassReport} from 'tfjs-er/node';
 import {median, ROOT, table, writeResults} from './lib';
 
-const ARCH = '784-1000-1000-10';
+const ARCH = process.env.CLUSTER_ARCH ?? '784-1000-1000-10';
 const MODE = 'erls';
+// CLUSTER_ARCH (a smaller network) checks the suite quickly; the results it writes are then that network's
 const REPEATS = Number(process.env.CLUSTER_REPEATS ?? 1);
 
 interface ClusterRun {
@@ -65,7 +66,7 @@ async function stop(child: ChildProcess): Promise<void> {
 function runUpdate(args: string[], label: string): Promise<ClusterRun> {
   console.error(`  ▶ ${label}`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'cluster_run.ts'),
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'update_run.ts'),
                                            '--arch', ARCH, '--mode', MODE, ...args],
                         {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']});
     let out = '', err = '';

@@ -12,6 +12,8 @@
  *   heads         erHead vs an Adam-trained head on frozen features, 1–100 examples of new classes
  *   cifar10-conv  a small convnet on CIFAR-10: ER (conv layer solved on patches) vs Adam
  *   cluster       one ER update on Redis worker processes vs in-process and threads (not in 'all')
+ *   parallel      one ER update in-process vs 2 worker threads, medians of 3 (not in 'all')
+ *   step-rule     'erls' with the held vs the refit-aware step, 5 updates (not in 'all')
  * Writes bench/results/<suite>.json and .md; `npm run bench:docs` collects the
  * tables into docs/benchmarks.md. Full run: about four and a half hours on the 2-core machine.
  */
@@ -21,6 +23,7 @@ import {errAfter, median, ROOT, runCli, RunResult, table, writeResults} from './
 import {costSuite} from './cost';
 import {cifarDir} from './cifar_dir';
 import {clusterSuite} from './cluster';
+import {parallelSuite} from './parallel';
 import {fewShotSuite} from './few_shot';
 import {headsSuite} from './heads';
 
@@ -66,6 +69,35 @@ async function mnistPaper() {
                ['Test error on the 10k MNIST test set after each ER update (60k training rows, batch 2000, ' +
                 'α = 1e-3, β = 0.1); in brackets the NumPy reference of docs/algorithm.md (data init, ' +
                 'its own random seed). "glorot" = tfjs default initialisers, output layer included.']);
+}
+
+/** NumPy figures of the refit-aware step issue (test error % after 1/2/3/5 updates, 784-1000-1000-10 erls). */
+const NUMPY_STEP: Record<string, number[]> = {held: [4.37, 3.68, 3.23, 2.68], refit: [3.95, 3.31, 2.78, 2.45]};
+
+/** 'erls' with the step judged by the held read-out against the refitted one, side by side. */
+async function stepRule() {
+  const results: Array<{rule: string, result: RunResult}> = [];
+  for (const rule of ['held', 'refit']) {
+    const result = await runCli(['--dataset', 'mnist', '--optimizer', 'er', '--arch', '784-1000-1000-10', '--mode', 'erls',
+                                 '--step-search', rule, '--init', 'data', '--epochs', '5', '--backend', 'wasm',
+                                 '--threads', '2', '--eval-each-epoch'], `784-1000-1000-10 erls ${rule}`);
+    results.push({rule, result});
+  }
+  const rows = results.map(({rule, result}) => {
+    const ref = NUMPY_STEP[rule];
+    const cell = (k: number, i: number) => `${errAfter(result, k)} (${ref[i].toFixed(2)})`;
+    const after3 = result.history!.find(h => h.epoch === 3)?.test_accuracy;
+    return [rule, cell(1, 0), cell(2, 1), cell(3, 2), cell(5, 3),
+            after3 != null && 100 * (1 - after3) <= 2.88 ? '**yes**' : 'no', (result.train_seconds / result.epochs).toFixed(1)];
+  });
+  writeResults('step-rule', 'npm run bench -- --suite step-rule', results,
+               table(['step judged by', 'err % after 1 (NumPy)', '2 (NumPy)', '3 (NumPy)', '5 (NumPy)',
+                      '≤ 2.88 % after 3?', 's / update (2 threads)'], rows),
+               ['784-1000-1000-10 ReLU on MNIST (60k / 10k), `mode: \'erls\'`, data init, seed 0, α = 1e-3, β = 0.1, ' +
+                'batch 2000, 2 worker threads. "held": the step whose output field fits the reflected targets best ' +
+                'with the output layer held; "refit" (the default): the step whose refitted read-out (solved on one ' +
+                'training subsample) fits best on another. In brackets: an independent NumPy implementation of each ' +
+                'rule (its own random initialisation).']);
 }
 
 /** Time to accuracy: the target (the paper's 2.88 % error) and each run's settings. */
@@ -305,7 +337,7 @@ async function main() {
   const suites: Record<string, () => Promise<void>> = {
     'mnist-paper': mnistPaper, 'time-to-acc': timeToAccuracy, 'time-to-acc-repeats': timeToAccuracyRepeats, 'cifar10-mlp': cifarMlp, 'cost': costSuite, 'memory': memory,
     'few-shot': fewShotSuite, 'heads': headsSuite, 'cifar10-conv': cifarConv, 'wide-one-update': wideOneUpdate,
-    'cluster': clusterSuite,
+    'cluster': clusterSuite, 'parallel': parallelSuite, 'step-rule': stepRule,
   };
   for (const s of selected) {
     if (!suites[s]) throw new Error(`unknown suite '${s}'; known: ${Object.keys(suites).join(', ')}`);

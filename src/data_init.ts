@@ -1,9 +1,9 @@
 /**
  * `initializeFromData(model, x)`: the initialisation of the ER reference
- * (ER-ALGORITHM.md §3) for the dense layers ER trains: each hidden layer
+ * (docs/algorithm.md) for the dense layers ER trains: each hidden layer
  * `W ~ N(0, 1/E‖a − ā‖²)`, `b = −ā·W + N(0, 1/4)` computed from sample rows,
  * the output layer at zero. Optional: ER also works from tfjs's glorot
- * initialisers (see the README for the measured difference).
+ * initialisers (docs/benchmarks.md compares the two).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';

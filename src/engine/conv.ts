@@ -7,10 +7,10 @@
  * where patches overlap.
  *
  * Patches are gathered by a convolution with an identity kernel when the
- * input has few channels (≤ 8: on wasm 5–9× faster than slicing, measured
- * on 32×32×3 images), else with strided slices, one per kernel offset (the
- * identity convolution costs (kh·kw·cin)² multiply-adds per position: 3–5×
- * slower at cin = 32–64). Layout is channels-last (NHWC), dilation 1.
+ * input has few channels (≤ 8, where it is faster than slicing), else with
+ * strided slices, one per kernel offset (the identity convolution costs
+ * (kh·kw·cin)² multiply-adds per position). Layout is channels-last (NHWC),
+ * dilation 1.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError} from './errors';
@@ -51,8 +51,8 @@ export function convOutput(height: number, width: number, g: ConvGeometry):
 }
 
 /**
- * The patches of `x` [n, H, W, c]: [n, H', W', kh·kw·c], ordered (row offset,
- * column offset, channel) — the order of a conv kernel [kh, kw, c, f]
+ * The patches of `x` `[n, H, W, c]`: `[n, H', W', kh·kw·c]`, ordered (row offset,
+ * column offset, channel) — the order of a conv kernel `[kh, kw, c, f]`
  * reshaped to (kh·kw·c) × f.
  */
 export function extractPatches(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
@@ -83,9 +83,9 @@ export function extractPatches(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
 /**
  * The patches of `x` [n, H, W, c] as regression rows [n·H'·W', c·kh·kw],
  * ordered (channel, row offset, column offset): one depthwise convolution
- * with one-hot kernels (kh·kw multiply-adds per value; on wasm 1.6–1.9×
- * faster than offset slices and a concat, and faster than an identity
- * convolution, which costs (kh·kw·c)² per position). The kernel rows of the
+ * with one-hot kernels (kh·kw multiply-adds per value; faster than offset
+ * slices and a concat, or an identity convolution, which costs (kh·kw·c)²
+ * per position). The kernel rows of the
  * regression follow the same order (see `units.ts`, `kernelMatrix`).
  */
 export function patchRows(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor2D {
@@ -146,7 +146,7 @@ export function foldOffsets(piece: (offset: number) => tf.Tensor4D, n: number,
       }
     }
     // 1/count on the small [1, H, W, 1] grid (0 where no patch covers): a broadcast divNoNan
-    // is 40× slower on wasm (its Equal kernel broadcasts slowly)
+    // is much slower on wasm (its Equal kernel broadcasts slowly)
     const inv = tf.where(tf.greater(count!, 0), tf.reciprocal(tf.maximum(count!, 1)), tf.zerosLike(count!));
     const mean = tf.mul(sum!, inv) as tf.Tensor4D;
     return tf.slice(mean, [0, pad[0][0], pad[1][0], 0], [n, height, width, c]);
@@ -157,8 +157,8 @@ export function foldOffsets(piece: (offset: number) => tf.Tensor4D, n: number,
  * The fold of patch-wise changes `(R·M)` for a stride-1 convolution, as one
  * forward convolution: `Σ_o shift_o(R · M_o)` is the full correlation of the
  * residual `R` [n, H', W', f] with the flipped kernel `M_o` ([f, c] per
- * offset o), so it runs at the backend's conv speed (on wasm 3× faster than
- * a product, a pad and an add per offset); then each pixel is divided by
+ * offset o), so it runs at the backend's conv speed (rather than a product,
+ * a pad and an add per offset); then each pixel is divided by
  * the number of patches covering it. `M` is [f, c·kh·kw], columns ordered
  * (channel, offset) as in `patchRows`. Returns [n, H, W, c].
  */
@@ -258,7 +258,7 @@ export function poolPreimage(kind: 'max'|'avg', x: tf.Tensor4D, outTarget: tf.Te
       if (kind === 'avg') return tf.add(x, moved) as tf.Tensor4D;
       // max: every input that attains its window's maximum moves (then the max moves by the change).
       // The window max is never below an input, so 1 − step(max − x) is 1 exactly at the maxima
-      // (arithmetic: 3× faster on wasm than equal/logicalAnd/where).
+      // (arithmetic: faster on wasm than equal/logicalAnd/where).
       const atMax = tf.sub(1, tf.step(tf.sub(up(out), x)));
       return tf.add(x, tf.mul(moved, atMax)) as tf.Tensor4D;
     }

@@ -1,4 +1,12 @@
-/** The ER engine: pure math on tfjs tensors, float64 solves, and the update as map → reduce → solve. */
+/**
+ * The ER engine (`import {engine} from 'tfjs-er'`): pure math on tfjs
+ * tensors, float64 solves, and the update as map → reduce → solve.
+ *
+ * ```ts
+ * const {weights, report} = engine.erSweep(layers, engine.tensorBatches(xs, ys, 2000));
+ * ```
+ * @packageDocumentation
+ */
 export {activate, ERActivation, toERActivation} from './activations';
 export {ERInputError, ERNumericalError} from './errors';
 export {dataScaledInit} from './init';

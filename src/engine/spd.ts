@@ -54,8 +54,7 @@ export function choleskyInPlace(a: Float64Array, n: number, zeroUpper = true): b
 /**
  * A[i][j] -= dot(L[i][0:kEnd], L[j][0:kEnd]) for i >= jb, j in [jb, min(je, i+1)).
  * Tiles of 4 rows × 2 columns: 8 accumulators fed by 6 loads per k (a 2×2 tile
- * needs 4 loads for 4): 1.2–1.3× faster than 2×2 at n = 2000–4000 in V8
- * (`npm run bench:solve`, n = 2000: 3.0 → 3.85 GFLOP/s).
+ * needs 4 loads for 4), which V8 keeps in registers (docs/performance.md).
  */
 function updatePanel(a: Float64Array, n: number, jb: number, je: number): void {
   const kEnd = jb;
@@ -104,7 +103,7 @@ function updatePanel(a: Float64Array, n: number, jb: number, je: number): void {
  * Solves `L Lᵀ X = B` in place for B (n×m row-major) given the Cholesky factor
  * L from {@link choleskyInPlace}. On return B holds X. Each row of B is
  * updated by four solved rows at a time (one load and store of the target per
- * four multiply-adds instead of per one): 2× faster for many right-hand sides.
+ * four multiply-adds instead of per one).
  */
 export function choleskySolveInPlace(l: Float64Array, n: number, b: Float64Array,
                                      m: number): void {

@@ -70,6 +70,7 @@ export interface NetworkSpec {
   inputShape: number[];
 }
 
+/** True for the units ER solves (dense, conv2d): those with weights. */
 export function isSolved(u: NetworkUnit): u is SolvedUnit {
   return u.kind === 'dense' || u.kind === 'conv2d';
 }

@@ -3,6 +3,7 @@
  * the Web Worker pool and the Redis executor are made of these): the shard
  * protocol, its coordinator side (`RemoteRun`, `RemoteShard`) and its shard
  * side (`serveShard`).
+ * @packageDocumentation
  */
 export {ERExecutor, ExecutorRun, RunOptions} from './executor';
 export {inProcess, InProcessExecutor} from './in_process';

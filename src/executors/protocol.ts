@@ -56,8 +56,11 @@ export type ShardReply = {id: number, ok: true, result?: unknown}|
 
 /** A two-way message channel to or from a shard (MessagePort, Worker, worker global scope). */
 export interface ShardPort {
+  /** Sends a message, moving the `transfer` buffers. */
   post(message: unknown, transfer?: ArrayBuffer[]): void;
+  /** Calls `handler` with every message that arrives. */
   onMessage(handler: (message: unknown) => void): void;
+  /** Ends the channel. */
   close(): void;
 }
 

@@ -24,7 +24,7 @@ export type ERConv2DLayerArgs = ConvLayerArgs;
 
 /** A 2-D convolution layer trainable by Expectation Reflection (see {@link conv2d}). */
 export class ERConv2D extends stockConv2D() {
-  /** @nocollapse */
+  // @nocollapse
   static className = 'ERConv2D';
 
   getConfig(): tf.serialization.ConfigDict {

@@ -22,7 +22,7 @@ export type ERDenseLayerArgs = DenseLayerArgs;
 
 /** A dense layer trainable by Expectation Reflection (see {@link dense}). */
 export class ERDense extends stockDense() {
-  /** @nocollapse */
+  // @nocollapse
   static className = 'ERDense';
 
   getConfig(): tf.serialization.ConfigDict {

@@ -36,7 +36,7 @@ const STAT_NAMES = ['er_gram', 'er_sum_a', 'er_cross', 'er_sum_t', 'er_shift', '
 
 /** A dense ER head that stores its own ridge statistics (see the module comment). */
 export class ERHead extends tfl.layers.Layer implements StatsHead {
-  /** @nocollapse */
+  // @nocollapse
   static className = 'ERHead';
   readonly classes: number;
   readonly activation: 'softmax'|'sigmoid';

@@ -55,7 +55,9 @@ export type DenseFactory = (args: Parameters<typeof tf.layers.dense>[0]) => tf.l
 /** Makes a K×K 'same' convolution: its layers, and weights to set once built. */
 export type ConvFactory = (args: {first: {inputShape?: number[]}, filters: number, kernel: number, channels: number,
                                   activation: string, init: ReturnType<typeof tf.initializers.glorotUniform>}) =>
-    {layers: tf.layers.Layer[], assign?: () => void};
+    {layers: tf.layers.Layer[],
+     /** Sets the layers' weights once they are built (when the factory needs to). */
+     assign?: () => void};
 
 /** ER's conv layer for a {@link ConvFactory}. */
 export const erConv: ConvFactory = ({first, filters, kernel, activation, init}) => ({layers: [erLayers.conv2d({

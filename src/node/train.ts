@@ -84,8 +84,11 @@ export interface TrainResult {
 export interface TrainHooks {
   /** Where ER's passes run ('1 thread', '2 worker threads', a Redis queue). */
   onExecutor?(where: string, backend: string): void;
+  /** An epoch of `optimizer` starts: `batches` batches of `batchSize` rows. */
   onEpochBegin?(optimizer: string, epoch: number, batches: number, batchSize: number): void;
+  /** A batch ended (`batchesDone` so far in this epoch). */
   onBatchEnd?(batchesDone: number): void;
+  /** An epoch ended, with its test accuracy. */
   onEpochEnd?(optimizer: string, record: RunSummary['history'][number]): void;
   /** Each pass's timings, when ER runs on Redis workers. */
   onPass?(report: RedisPassReport): void;

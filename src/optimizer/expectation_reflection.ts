@@ -22,11 +22,9 @@ export interface ERConfig {
   /**
    * Dimensionless ridge α of every solve: λ = α·trace(cov a)/d. Default 1e-3.
    * 'auto' picks α for each solve by generalised cross-validation from the
-   * ridge statistics (no held-out data), at the cost of 11 extra d×d
-   * factorisations per solve: worth it for heads and small layers; slow for
-   * wide MLPs (measured: 784-1000-10 on 100 MNIST rows with the few-shot
-   * bench's settings, 129 s of training against 2–3 s with a fixed α, on a
-   * loaded machine).
+   * ridge statistics (no held-out data), at the cost of extra d×d
+   * factorisations per solve: worth it for heads and small layers, slow for
+   * wide MLPs.
    */
   alpha?: number|'auto';
   /** Damping β of the pre-image through each layer: μ = β·trace(WᵀW)/q. Default 0.1. */
@@ -124,7 +122,7 @@ function validate(config: ERConfig): FullConfig {
  * ```
  */
 export class ExpectationReflection extends tf.Optimizer {
-  /** @nocollapse */
+  // @nocollapse
   static className = 'ExpectationReflection';
 
   /**
@@ -229,7 +227,7 @@ export class ExpectationReflection extends tf.Optimizer {
     return {...rest};
   }
 
-  /** @nocollapse */
+  // @nocollapse
   static fromConfig<T extends tf.serialization.Serializable>(
       cls: tf.serialization.SerializableConstructor<T>,
       config: tf.serialization.ConfigDict): T {

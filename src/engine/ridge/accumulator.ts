@@ -8,7 +8,7 @@
  * or ordered: two shards of the same batches give the same statistics as one.
  *
  * The Gram uses an explicit `tf.transpose`, not `matMul`'s `transposeA`
- * (10–60× slower on wasm). Being symmetric, wide Grams (three panels' width
+ * (a scalar loop on wasm). Being symmetric, wide Grams (three panels' width
  * and up) compute only their lower triangle, as column panels
  * `G[i₀:d, i₀:i₁] = aᵀ[i₀:d, :]·a[:, i₀:i₁]` (see docs/performance.md).
  */
@@ -29,7 +29,7 @@ const WHOLE_COPY_SLICE = new Set(['wasm']);
 /**
  * Batches taller than this are shifted by the mean of their first
  * SHIFT_ROWS rows (enough to centre them well, cheap to gather) instead of
- * their own: `1ᵀa` packs the whole batch (0.8 s for 110k × 288 on wasm).
+ * their own: `1ᵀa` packs the whole batch.
  */
 const TALL_BATCH = 16384;
 const SHIFT_ROWS = 256;
@@ -39,10 +39,7 @@ const MIN_PANELS = 3;
 
 /**
  * Panels of the lower triangle for a d-wide Gram: none below 256, then
- * ~250-wide up to d = 1000 and ~500-wide above. Measured on wasm per batch
- * (fresh operands, must-do flops d(d+1)/2 per row): d = 576 and 4096 rows,
- * 3 panels 158 ms against 252 for one product; d = 1000 and 1024 rows,
- * 4 panels 97 against 146 ms (see docs/performance.md).
+ * ~250-wide up to d = 1000 and ~500-wide above (docs/performance.md).
  */
 function defaultPanels(d: number): number {
   if (d < 256) return 1;

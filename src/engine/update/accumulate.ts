@@ -6,10 +6,9 @@ import {RidgeAccumulator} from '../ridge/accumulator';
 import {designRows, fieldRows, SolvedUnit, unitWidth} from '../units';
 
 /**
- * Rows per product when a convolution's patch rows are accumulated: a fresh
- * operand is packed by XNNPACK at every product, and measured on wasm
- * (288-wide patches) a Gram over 4096 rows ran at 12 GFLOP/s against 8 over
- * 110k rows, so a chunk's images are taken a few at a time.
+ * Rows per product when a convolution's patch rows are accumulated: XNNPACK
+ * packs a fresh operand at every product, and very tall ones run slower, so a
+ * chunk's images are taken a few at a time.
  */
 const CONV_BLOCK_ROWS = 4096;
 

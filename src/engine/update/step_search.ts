@@ -14,7 +14,7 @@ export const GAMMAS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256];
 
 /**
  * The refit-aware search's first grid (×4 apart), then the best one's
- * neighbours in GAMMAS: six steps tried in all (the full grid's ten cost 1.6×).
+ * neighbours in GAMMAS: six steps tried in all, rather than the full grid's ten.
  */
 const COARSE_GAMMAS = [1, 4, 16, 64];
 
