@@ -19,8 +19,8 @@ interface UpdateRun {
 const CASES = [
   {label: '784-1000-1000-10 erls, MNIST 60k', args: ['--arch', '784-1000-1000-10', '--mode', 'erls']},
   {label: '784-4000-10 er, MNIST 60k', args: ['--arch', '784-4000-10', '--mode', 'er']},
-  {label: 'convnet 784-c32k5-p2-10 er, MNIST 10k', args: ['--arch', '784-c32k5-p2-10', '--mode', 'er',
-                                                           '--train-size', '10000', '--batch-size', '500']},
+  {label: 'convnet 784-c32k5-p4-10 er, MNIST 10k', args: ['--arch', '784-c32k5-p4-10', '--mode', 'er',
+                                                           '--train-size', '10000', '--batch-size', '500', '--init', 'glorot']},
 ];
 
 function runUpdate(args: string[], label: string): Promise<UpdateRun> {
@@ -71,7 +71,7 @@ export async function parallelSuite(): Promise<void> {
                table(['one ER update (wasm)', '1 thread s', '2 threads s', 'median 1', 'median 2', 'speed-up',
                       'rows / s per thread (1 / 2)', 'peak RSS MB (1 / 2)', 'test error % (1 / 2)',
                       'projection 4 / 8 / 16 threads (Amdahl fit, not measured)'], rows),
-               [`One ER update of each network (data init, seed 0), ${REPEATS} runs per thread count, alternating ` +
+               [`One ER update of each network (seed 0; data init for the MLPs, glorot for the convnet), ${REPEATS} runs per thread count, alternating ` +
                 'which goes first, each in a fresh process (the CLI\'s training; evaluation excluded). 1 thread = the ' +
                 'in-process executor; 2 threads = threadPool({threads: 2}), each thread with its own tfjs + wasm and ' +
                 'its shard of the rows. Peak RSS is the whole process (main thread and workers). The projection ' +

@@ -5,7 +5,7 @@
  * resident memory (threads included). Prints one JSON line.
  *
  *   tsx bench/update_run.ts --arch A --mode M [--dataset D] [--train-size N] [--epochs E]
- *                           [--threads N | --redis URL --shards S --queue Q]
+ *                           [--init data|glorot] [--threads N | --redis URL --shards S --queue Q]
  */
 import * as fs from 'fs';
 import {parseArgs} from 'util';
@@ -26,11 +26,12 @@ async function main() {
   const {values: v} = parseArgs({options: {
     arch: {type: 'string'}, mode: {type: 'string'}, threads: {type: 'string'}, redis: {type: 'string'},
     shards: {type: 'string'}, queue: {type: 'string'}, epochs: {type: 'string'}, dataset: {type: 'string'},
-    'train-size': {type: 'string'}, 'batch-size': {type: 'string'},
+    'train-size': {type: 'string'}, 'batch-size': {type: 'string'}, init: {type: 'string'},
   }});
   const passes: RedisPassReport[] = [];
   const result = await train({
-    dataset: (v.dataset ?? 'mnist') as 'mnist', arch: v.arch, mode: v.mode as 'er'|'erls', init: 'data',
+    dataset: (v.dataset ?? 'mnist') as 'mnist', arch: v.arch, mode: v.mode as 'er'|'erls',
+    init: (v.init ?? 'data') as 'data'|'glorot',
     epochs: Number(v.epochs ?? 1), backend: 'wasm', seed: 0, threads: v.threads ? Number(v.threads) : undefined,
     trainSize: v['train-size'] ? Number(v['train-size']) : undefined,
     batchSize: v['batch-size'] ? Number(v['batch-size']) : undefined,

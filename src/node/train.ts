@@ -160,8 +160,11 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
                           buildMlp(dims, activation, opts.seed);
     if (opts.init === 'data') {
       const sample = tf.slice(x, 0, Math.min(10000, x.shape[0]));
-      initializeFromData(model, sample, {seed: opts.seed});
-      sample.dispose();
+      try {
+        initializeFromData(model, sample, {seed: opts.seed});
+      } finally {
+        sample.dispose();
+      }
     }
     const optimizer = er({mode: opts.mode ?? 'er', stepSearch: opts.stepSearch ?? 'refit', alpha: opts.alpha ?? 1e-3,
                           verbose: false, executor: pool ?? undefined});
