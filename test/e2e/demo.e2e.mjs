@@ -44,6 +44,23 @@ export async function runDemoE2E(executablePath) {
     check('confusion matrix rendered', confusion > 0, `${confusion} element(s)`);
     const digits = await page.locator('#digits figure').count();
     check('grid of test digits with predictions', digits === 32, `${digits} digits`);
+    check('the first ER run used the default, 2 wasm Web Workers', st.r?.where === '2 wasm Web Workers',
+          `runs on ${st.r?.where}`);
+
+    // the same training on 1 worker: the same update, so the same accuracy; the page reports the time
+    await page.selectOption('#er-executor', '1');
+    await page.click('#train-er');
+    await page.waitForFunction(() => !window.__demo.state.training && window.__demo.state.results.length === 2 ||
+                                     window.__demo.state.error, null, {timeout: 900000, polling: 1000});
+    const one = await page.evaluate(() => ({r: window.__demo.state.lastResult, e: window.__demo.state.error,
+                                            status: document.getElementById('status').textContent}));
+    check('ER on 1 wasm Web Worker completes', one.r?.where === '1 wasm Web Worker' && one.e == null,
+          one.e ?? one.status);
+    check('1 worker gives the accuracy of 2 workers', one.r != null && Math.abs(one.r.accuracy - st.r.accuracy) <= 0.002,
+          `${one.r?.accuracy} vs ${st.r?.accuracy}`);
+    check('the page reports each run\'s time', one.r?.seconds > 0 && /in [\d.]+ s/.test(one.status) &&
+          (await page.locator('#results tbody tr').count()) === 2, one.status);
+    await page.selectOption('#er-executor', '2');
 
     const box = await page.locator('#pad').boundingBox();
     await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);

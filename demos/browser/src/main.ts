@@ -3,17 +3,19 @@
  * the webgl backend, trained with ER or Adam, with live charts (tfjs-vis), a
  * confusion matrix, a grid of test digits, a drawing pad, and a "teach new
  * symbols" mode: an ER head (erHead) on the frozen features of the trained
- * model learns new symbols from a few drawings, at once.
+ * model learns new symbols from a few drawings, at once. ER's passes run in
+ * the page or on wasm Web Workers (the faster here: software WebGL is slow).
  */
 import * as tf from '@tensorflow/tfjs';
 import * as tfvis from '@tensorflow/tfjs-vis';
 // Bundled from the library's ESM build, dist/tfjs-er.esm.js (see build.mjs); tfjs is a
 // separate, shared import, as for any app using the package.
-import {er, erHead, erLayers, extendERHead} from 'tfjs-er';
+import {er, erHead, erLayers, extendERHead, WebWorkerPool, webWorkerPool} from 'tfjs-er';
 
 interface Subset {xTrain: tf.Tensor2D; yTrain: tf.Tensor2D; xTest: tf.Tensor2D; yTest: tf.Tensor2D;
                   testPixels: Uint8Array; testLabels: Uint8Array; }
-interface RunResult {optimizer: string; arch: string; epochs: number; accuracy: number; seconds: number; }
+interface RunResult {optimizer: string; arch: string; epochs: number; accuracy: number; seconds: number;
+                   where: string; }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const state = {
@@ -30,6 +32,20 @@ const state = {
   },
 };
 (window as unknown as {__demo: unknown}).__demo = {tf, state};
+
+/** Web Worker pools by size, made on first use and kept for the page's life. */
+const pools = new Map<number, WebWorkerPool>();
+function workerPool(workers: number): WebWorkerPool {
+  let pool = pools.get(workers);
+  if (pool == null) {
+    const url = (f: string) => new URL(`vendor/${f}`, location.href).href;
+    pool = webWorkerPool({workers, backend: 'wasm', workerUrl: url('tfjs-er.worker.js'),
+                          tfjsUrls: [url('tf.min.js'), url('tf-backend-wasm.min.js')], wasmPaths: url('')});
+    pools.set(workers, pool);
+  }
+  return pool;
+}
+addEventListener('pagehide', () => pools.forEach(p => p.close()));
 
 async function loadSubset(): Promise<Subset> {
   const buf = new Uint8Array(await (await fetch('mnist-subset.bin')).arrayBuffer());
@@ -69,7 +85,7 @@ function renderChart() {
 
 function renderResults() {
   $('results').querySelector('tbody')!.innerHTML = state.results.map(r =>
-      `<tr><td>${r.optimizer}</td><td>${r.arch}</td><td>${r.epochs}</td>` +
+      `<tr><td>${r.optimizer}</td><td>${r.where}</td><td>${r.arch}</td><td>${r.epochs}</td>` +
       `<td>${(100 * r.accuracy).toFixed(2)} %</td><td>${r.seconds.toFixed(1)}</td></tr>`).join('');
 }
 
@@ -110,8 +126,12 @@ async function train(optimizer: 'ER'|'Adam', data: Subset) {
   const batches = Math.ceil(data.xTrain.shape[0] / batchSize);
   const model = buildModel(arch, optimizer);
   const mode = $<HTMLSelectElement>('er-mode').value as 'er'|'erls';
-  model.compile({optimizer: optimizer === 'ER' ? er({mode}) : tf.train.adam(1e-3),
-                 loss: 'categoricalCrossentropy', metrics: ['accuracy']});
+  const on = $<HTMLSelectElement>('er-executor').value;
+  const executor = optimizer === 'ER' && on !== 'page' ? workerPool(Number(on)) : undefined;
+  const where = optimizer === 'Adam' || executor == null ? `this page (${state.backend})` :
+      `${on} wasm Web Worker${on === '1' ? '' : 's'}`;
+  const opt = optimizer === 'ER' ? er({mode, executor}) : tf.train.adam(1e-3);
+  model.compile({optimizer: opt, loss: 'categoricalCrossentropy', metrics: ['accuracy']});
   state.series[optimizer] = [];
   const progress = $<HTMLProgressElement>('progress');
   let seconds = 0, accuracy = 0;
@@ -130,14 +150,15 @@ async function train(optimizer: 'ER'|'Adam', data: Subset) {
       state.series[optimizer].push({x: e, y: accuracy});
       renderChart();
     }
-    const result = {optimizer: optimizer === 'ER' ? `ER (${mode})` : 'Adam', arch, epochs, accuracy, seconds};
+    const result = {optimizer: optimizer === 'ER' ? `ER (${mode})` : 'Adam', arch, epochs, accuracy, seconds, where};
     state.results.push(result);
     state.lastResult = result;
     renderResults();
     await renderEvaluation(model, data);
     state.model?.dispose();
     state.model = model;
-    $('status').textContent = `${optimizer} done: test accuracy ${(100 * accuracy).toFixed(2)} % in ${seconds.toFixed(1)} s`;
+    $('status').textContent = `${optimizer} done on ${where}: test accuracy ${(100 * accuracy).toFixed(2)} % in ` +
+        `${seconds.toFixed(1)} s`;
   } catch (err) {
     state.error = String(err);
     $('status').textContent = `error: ${err}`;
