@@ -15,6 +15,8 @@ const SUITES: Array<[string, string, string]> = [
    'ER\'s test error after each update against an independent NumPy implementation of the same rules.'],
   ['time-to-acc', 'Time to 97.12 % MNIST test accuracy',
    'Wall seconds to the paper\'s 2.88 % error, ER against stock Adam and Adam with the wasm matMul fix, per network.'],
+  ['time-to-acc-deep', 'Time to 97.12 % on the deep network, ER on every core',
+   'The deep network of time-to-acc rerun alone: ER on the CLI\'s default thread pool against stock and fixed Adam.'],
   ['time-to-acc-repeats', 'Time to 97.12 %, three seeds',
    'The closest pair of time-to-acc (784-1000-1000-10) with seeds 0, 1, 2, and the medians.'],
   ['step-rule', 'The automatic step: held vs refitted read-out',
