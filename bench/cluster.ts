@@ -13,7 +13,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import type {RedisPassReport} from 'tfjs-er/node';
-import {median, ROOT, table, writeResults} from './lib';
+import {median, ROOT, runJson, table, writeResults} from './lib';
 
 const ARCH = process.env.CLUSTER_ARCH ?? '784-1000-1000-10';
 const MODE = 'erls';
@@ -63,26 +63,11 @@ async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode == null && child.signalCode == null) child.kill('SIGKILL');
 }
 
-function runUpdate(args: string[], label: string): Promise<ClusterRun> {
+async function runUpdate(args: string[], label: string): Promise<ClusterRun> {
   console.error(`  ▶ ${label}`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'update_run.ts'),
-                                           '--arch', ARCH, '--mode', MODE, ...args],
-                        {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']});
-    let out = '', err = '';
-    child.stdout.on('data', d => out += d);
-    child.stderr.on('data', d => err += d);
-    child.on('close', code => {
-      const line = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{')) {
-        reject(new Error(`${label} failed (exit ${code}):\n${err.slice(-2000)}`));
-        return;
-      }
-      const r = JSON.parse(line) as ClusterRun;
-      console.error(`    ✓ ${label}: ${r.train_seconds} s, test error ${r.test_error}%`);
-      resolve(r);
-    });
-  });
+  const r = await runJson<ClusterRun>('update_run.ts', ['--arch', ARCH, '--mode', MODE, ...args], label);
+  console.error(`    ✓ ${label}: ${r.train_seconds} s, test error ${r.test_error}%`);
+  return r;
 }
 
 /** One update on `workers` Redis worker processes (started for it, stopped after). */

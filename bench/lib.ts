@@ -22,13 +22,10 @@ export interface RunResult {
   wall_seconds: number; loadavg_before: number; loadavg_after: number;
 }
 
-/** Runs the CLI with `args` in a fresh process; returns its JSON line. */
-export function runCli(args: string[], label: string): Promise<RunResult> {
-  const load = os.loadavg()[0];
-  const t0 = Date.now();
-  console.error(`  ▶ ${label}: tfjs-er train ${args.join(' ')}`);
+/** Runs the TypeScript file `script` (under bench/) with `args` in a fresh process; returns its last line's JSON. */
+export function runJson<T>(script: string, args: string[], label: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/harness/cli.ts'), 'train', ...args, '--json'],
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', script), ...args],
                         {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']});
     let out = '', err = '';
     child.stdout.on('data', d => out += d);
@@ -39,13 +36,22 @@ export function runCli(args: string[], label: string): Promise<RunResult> {
         reject(new Error(`${label} failed (exit ${code}):\n${err.slice(-2000)}`));
         return;
       }
-      const r = JSON.parse(line) as RunResult;
-      r.wall_seconds = (Date.now() - t0) / 1000;
-      r.loadavg_before = Number(load.toFixed(2));
-      r.loadavg_after = Number(os.loadavg()[0].toFixed(2));
-      console.error(`    ✓ ${label}: test error ${r.test_error}% in ${r.train_seconds} s (peak RSS ${r.peak_rss_mb} MB)`);
-      resolve(r);
+      resolve(JSON.parse(line) as T);
     });
+  });
+}
+
+/** Runs the CLI with `args` in a fresh process; returns its JSON line. */
+export function runCli(args: string[], label: string): Promise<RunResult> {
+  const load = os.loadavg()[0];
+  const t0 = Date.now();
+  console.error(`  ▶ ${label}: tfjs-er train ${args.join(' ')}`);
+  return runJson<RunResult>('harness/cli.ts', ['train', ...args, '--json'], label).then(r => {
+    r.wall_seconds = (Date.now() - t0) / 1000;
+    r.loadavg_before = Number(load.toFixed(2));
+    r.loadavg_after = Number(os.loadavg()[0].toFixed(2));
+    console.error(`    ✓ ${label}: test error ${r.test_error}% in ${r.train_seconds} s (peak RSS ${r.peak_rss_mb} MB)`);
+    return r;
   });
 }
 

@@ -6,9 +6,7 @@
  * and a labelled projection to more threads fitted from the 1- and 2-thread
  * medians (Amdahl: T(n) = serial + parallel / n).
  */
-import {spawn} from 'child_process';
-import * as path from 'path';
-import {median, ROOT, table, writeResults} from './lib';
+import {median, runJson, table, writeResults} from './lib';
 
 const REPEATS = Number(process.env.PARALLEL_REPEATS ?? 3);
 
@@ -23,25 +21,11 @@ const CASES = [
                                                            '--train-size', '10000', '--batch-size', '500', '--init', 'glorot']},
 ];
 
-function runUpdate(args: string[], label: string): Promise<UpdateRun> {
+async function runUpdate(args: string[], label: string): Promise<UpdateRun> {
   console.error(`  ▶ ${label}`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'update_run.ts'), ...args],
-                        {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']});
-    let out = '', err = '';
-    child.stdout.on('data', d => out += d);
-    child.stderr.on('data', d => err += d);
-    child.on('close', code => {
-      const line = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{')) {
-        reject(new Error(`${label} failed (exit ${code}):\n${err.slice(-2000)}`));
-        return;
-      }
-      const r = JSON.parse(line) as UpdateRun;
-      console.error(`    ✓ ${label}: ${r.train_seconds} s, test error ${r.test_error}%, peak RSS ${r.peak_rss_mb} MB`);
-      resolve(r);
-    });
-  });
+  const r = await runJson<UpdateRun>('update_run.ts', args, label);
+  console.error(`    ✓ ${label}: ${r.train_seconds} s, test error ${r.test_error}%, peak RSS ${r.peak_rss_mb} MB`);
+  return r;
 }
 
 export async function parallelSuite(): Promise<void> {
