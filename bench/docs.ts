@@ -30,6 +30,12 @@ const SUITES: Array<[string, string, string]> = [
    'MNIST, Fashion-MNIST and CIFAR-10 subsets from 100 rows to all, each optimizer with two settings picked on held-out rows.'],
   ['heads', 'A head on frozen features',
    'erHead against an Adam-trained head on the same frozen features, 1 to 100 examples per new class.'],
+  ['transfer', 'Heads on a real pretrained backbone (MobileNetV2, CIFAR-10)',
+   'erHead against the Teachable-Machine and ml5 recipes and knn-classifier on frozen MobileNetV2 features: ' +
+   'few-shot, class-incremental, and the cost of `alpha: \'auto\'`.'],
+  ['transfer-probe', 'Which backbone features',
+   'The input size, pixel range and layer of the MobileNetV2 used by `transfer`, chosen by erHead accuracy ' +
+   'on a small subset (its 500 test images are among the 2,000 of `transfer`).'],
   ['cost', 'Cost of one ER update', 'One update broken down by phase, and the Gram\'s rate against plain matMul.'],
   ['gram-panels', 'Gram panels at width 1000',
    'How close a lower-triangle Gram built from public tfjs ops gets to plain matMul (`npm run bench:gram-panels`).'],

@@ -15,6 +15,8 @@
  *   parallel      one ER update in-process vs 2 worker threads, medians of 3 (not in 'all')
  *   step-rule     'erls' with the held vs the refit-aware step, 5 updates (not in 'all')
  *   time-to-acc-deep  time-to-acc on 784-1000-1000-10 only (not in 'all')
+ *   transfer      heads on MobileNetV2 features of CIFAR-10: erHead vs Teachable Machine, ml5, kNN (few-shot, class-incremental)
+ *   transfer-probe  the backbone's input size, preprocessing and layer, by erHead accuracy (not in 'all')
  * Writes bench/results/<suite>.json and .md; `npm run bench:docs` collects the
  * tables into docs/benchmarks.md. Full run: about four and a half hours on the 2-core machine.
  */
@@ -28,10 +30,11 @@ import {clusterSuite} from './cluster';
 import {parallelSuite} from './parallel';
 import {fewShotSuite} from './few_shot';
 import {headsSuite} from './heads';
+import {transferProbe, transferSuite} from './transfer';
 
 const argv = process.argv.slice(2);
 const suiteArg = argv.indexOf('--suite') >= 0 ? argv[argv.indexOf('--suite') + 1] : 'all';
-const selected = suiteArg === 'all' ? ['mnist-paper', 'time-to-acc', 'cifar10-mlp', 'cost', 'memory', 'few-shot', 'heads', 'cifar10-conv', 'time-to-acc-repeats', 'wide-one-update'] : suiteArg.split(',');
+const selected = suiteArg === 'all' ? ['mnist-paper', 'time-to-acc', 'cifar10-mlp', 'cost', 'memory', 'few-shot', 'heads', 'cifar10-conv', 'time-to-acc-repeats', 'wide-one-update', 'transfer'] : suiteArg.split(',');
 
 /** NumPy reference (docs/algorithm.md): test error % after 1/2/3/5 updates. */
 const NUMPY: Record<string, number[]> = {
@@ -346,6 +349,7 @@ async function main() {
     'mnist-paper': mnistPaper, 'time-to-acc': () => timeToAccuracy(), 'time-to-acc-deep': timeToAccuracyDeep, 'time-to-acc-repeats': timeToAccuracyRepeats, 'cifar10-mlp': cifarMlp, 'cost': costSuite, 'memory': memory,
     'few-shot': fewShotSuite, 'heads': headsSuite, 'cifar10-conv': cifarConv, 'wide-one-update': wideOneUpdate,
     'cluster': clusterSuite, 'parallel': parallelSuite, 'step-rule': stepRule,
+    'transfer': transferSuite, 'transfer-probe': transferProbe,
   };
   for (const s of selected) {
     if (!suites[s]) throw new Error(`unknown suite '${s}'; known: ${Object.keys(suites).join(', ')}`);

@@ -42,6 +42,35 @@ export interface ERHeadConfig {
   optimizer?: ERConfig;
   /** Name of the head layer (default 'er_head'). */
   name?: string;
+  /**
+   * A fixed random ReLU projection of the features before the head (RanPAC):
+   * `relu(features · R)` with R `[d, units]` drawn once from N(0, 1/d) with
+   * `seed` and never trained (saved with the model). It gives the linear head
+   * nonlinear features; the head's statistics grow to `units² + units·classes`
+   * floats (units = 2048: 16 MB) and each solve costs O(units³). Default none.
+   */
+  projection?: ERHeadProjection;
+}
+
+/** The random projection of {@link ERHeadConfig.projection}. */
+export interface ERHeadProjection {
+  /** Width of the projected features (integer ≥ 1). */
+  units: number;
+  /** Seed of the random matrix (default 1). */
+  seed?: number;
+}
+
+/** The frozen random ReLU projection layer (a plain tfjs dense layer, so it saves and loads as one). */
+function projectionLayer(p: ERHeadProjection, d: number, headName: string): tfl.layers.Layer {
+  if (p == null || !(Number.isInteger(p.units) && p.units >= 1)) {
+    throw new ERInputError(`erHead: projection.units must be an integer >= 1, got ${p?.units}`);
+  }
+  const seed = p.seed ?? 1;
+  if (!Number.isFinite(seed)) throw new ERInputError(`erHead: projection.seed must be a finite number, got ${seed}`);
+  return tfl.layers.dense({
+    units: p.units, activation: 'relu', useBias: false, trainable: false, name: `${headName}_projection`,
+    kernelInitializer: tfl.initializers.randomNormal({mean: 0, stddev: 1 / Math.sqrt(d), seed}),
+  });
 }
 
 function featureTensor(base: tfl.LayersModel, layer: string|number|undefined): tfl.SymbolicTensor {
@@ -101,8 +130,14 @@ export function erHead(base: tfl.LayersModel, config: ERHeadConfig): tfl.LayersM
   if (config == null) throw new ERInputError('erHead: pass {classes}');
   let features = featureTensor(base, config.layer);
   if (features.shape.length > 2) features = tfl.layers.flatten().apply(features) as tfl.SymbolicTensor;
+  const name = config.name ?? 'er_head';
+  if (config.projection != null) {
+    const d = features.shape[features.shape.length - 1];
+    if (d == null) throw new ERInputError(`erHead: the features' width is unknown ([${features.shape}]); give the base a fixed input shape`);
+    features = projectionLayer(config.projection, d, name).apply(features) as tfl.SymbolicTensor;
+  }
   const head = new ERHead({classes: config.classes, activation: config.activation, alpha: config.alpha,
-                           labels: config.labels, name: config.name ?? 'er_head'});
+                           labels: config.labels, name});
   const output = head.apply(features) as tfl.SymbolicTensor;
   const model = tfl.model({inputs: base.inputs, outputs: output});
   for (const l of model.layers) if (l !== head) l.trainable = false;
@@ -111,7 +146,7 @@ export function erHead(base: tfl.LayersModel, config: ERHeadConfig): tfl.LayersM
 }
 
 /** Options of {@link extendERHead}. */
-export interface ExtendERHeadConfig extends Omit<ERHeadConfig, 'layer'|'activation'|'alpha'> {}
+export interface ExtendERHeadConfig extends Omit<ERHeadConfig, 'layer'|'activation'|'alpha'|'projection'> {}
 
 /**
  * A new model whose head has more classes: the old head's statistics carry

@@ -17,7 +17,7 @@ import * as erLayers from './layers/index';
 export {engine, erLayers, executors};
 export {ERConfig, er, ERUpdateSchedule, ExpectationReflection} from './optimizer/expectation_reflection';
 export {attachER} from './attach';
-export {erHead, ERHeadConfig, extendERHead, ExtendERHeadConfig} from './head';
+export {erHead, ERHeadConfig, ERHeadProjection, extendERHead, ExtendERHeadConfig} from './head';
 export {ERHead, ERHeadLayerArgs} from './layers/er_head';
 export {ERDense, ERDenseLayerArgs} from './layers/er_dense';
 export {ERConv2D, ERConv2DLayerArgs} from './layers/er_conv2d';

@@ -176,4 +176,38 @@ describeBackends('erHead', () => {
     expect(maxDiff(p1, p2)).toBeLessThan(1e-4);
     tf.dispose([xi, yi, p1, p2]);
   });
+  it('projection: a frozen seeded random ReLU layer before the head; the head solves on its outputs', async () => {
+    const base = makeBase();
+    const model = erHead(base, {classes: 3, alpha: 1e-3, projection: {units: 16, seed: 7}});
+    const proj = model.getLayer('er_head_projection');
+    expect(proj.trainable).toBe(false);
+    expect(proj.getWeights().map(w => w.shape)).toEqual([[8, 16]]);
+    // the same seed draws the same matrix; another seed another one
+    const again = erHead(makeBase(), {classes: 3, projection: {units: 16, seed: 7}});
+    const other = erHead(makeBase(), {classes: 3, projection: {units: 16, seed: 8}});
+    expect(maxDiff(again.getLayer('er_head_projection').getWeights()[0], proj.getWeights()[0])).toBe(0);
+    expect(maxDiff(other.getLayer('er_head_projection').getWeights()[0], proj.getWeights()[0])).toBeGreaterThan(0.01);
+    const before = proj.getWeights()[0].clone();
+    await model.fit(x, y, {epochs: 1, batchSize: 64, verbose: 0});
+    expect(maxDiff(proj.getWeights()[0], before)).toBe(0);
+    // the head is the ridge of ±2 targets on relu(features · R)
+    const feats = tf.tidy(() => tf.relu(tf.matMul(
+        tf.model({inputs: base.inputs, outputs: base.getLayer('features').output as tf.SymbolicTensor}).predict(x) as tf.Tensor2D,
+        before as tf.Tensor2D)));
+    const T = (y.arraySync() as number[][]).map(r => r.map(v => 4 * v - 2));
+    const ref = ridgeReference(feats.arraySync() as number[][], T, 1e-3);
+    const [W] = headWeights(model);
+    expect(maxRelErr(W.arraySync() as number[][], ref.W)).toBeLessThan(5e-3);
+    // it saves and loads with the model, and extending keeps it
+    const {loaded} = await saveAndLoad(model);
+    expect(maxDiff(loaded.getLayer('er_head_projection').getWeights()[0], before)).toBe(0);
+    const p1 = model.predict(x) as tf.Tensor, p2 = loaded.predict(x) as tf.Tensor;
+    expect(maxDiff(p1, p2)).toBeLessThan(1e-5);
+    const grown = extendERHead(model, {classes: 4});
+    expect(grown.getLayer('er_head_projection')).toBe(proj);
+    expect(() => erHead(makeBase(), {classes: 3, projection: {units: 0}})).toThrowError(ERInputError, /projection.units/);
+    expect(() => erHead(makeBase(), {classes: 3, projection: {units: 4, seed: NaN}})).toThrowError(ERInputError, /projection.seed/);
+    tf.dispose([before, feats, p1, p2]);
+    [again, other, loaded, grown].forEach(m => m.getLayer('er_head').dispose());
+  });
 });

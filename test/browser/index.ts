@@ -3,6 +3,7 @@
 import './setup';
 import '../reflect.spec';
 import '../spd.spec';
+import '../tridiagonal.spec';
 import '../ridge.spec';
 import '../preimage.spec';
 import '../sweep.spec';

@@ -130,6 +130,86 @@ export async function runDemoE2E(executablePath) {
     check('teach mode: all 3 symbols recognised after the extension', p3 === 'cross' && p4 === 'circle' && p5 === 'dash',
           `cross → ${p3}, circle → ${p4}, dash → ${p5}`);
 
+    // "teach objects": an ER head on the real MobileNetV2, taught from image files made here
+    // (drawn on a canvas in the page, encoded as PNG): red discs, blue stripes, later green triangles.
+    const images = (kind, seeds) => page.evaluate(async ({kind, seeds}) => {
+      const out = [];
+      for (const seed of seeds) {
+        let s = seed * 7919 + 17;
+        const r = () => (s = (s * 16807) % 2147483647) / 2147483647;
+        const c = new OffscreenCanvas(160, 160), g = c.getContext('2d');
+        g.fillStyle = `rgb(${225 + 30 * r()}, ${225 + 30 * r()}, ${215 + 40 * r()})`;
+        g.fillRect(0, 0, 160, 160);
+        if (kind === 'disc') {
+          g.fillStyle = `rgb(${190 + 60 * r()}, ${20 + 40 * r()}, ${20 + 40 * r()})`;
+          g.beginPath();
+          g.arc(50 + 60 * r(), 50 + 60 * r(), 25 + 20 * r(), 0, 2 * Math.PI);
+          g.fill();
+        } else if (kind === 'stripes') {
+          g.fillStyle = `rgb(${20 + 40 * r()}, ${40 + 60 * r()}, ${180 + 70 * r()})`;
+          const w = 8 + 8 * r(), off = 20 * r();
+          for (let y = off; y < 160; y += 2 * w) g.fillRect(0, y, 160, w);
+        } else {
+          g.fillStyle = `rgb(${20 + 40 * r()}, ${150 + 80 * r()}, ${30 + 40 * r()})`;
+          const x = 40 + 70 * r(), y = 40 + 70 * r(), h = 35 + 25 * r();
+          g.beginPath();
+          g.moveTo(x, y - h);
+          g.lineTo(x - h, y + h * 0.7);
+          g.lineTo(x + h, y + h * 0.7);
+          g.closePath();
+          g.fill();
+        }
+        const bytes = new Uint8Array(await (await c.convertToBlob({type: 'image/png'})).arrayBuffer());
+        let bin = '';
+        for (const b of bytes) bin += String.fromCharCode(b);
+        out.push({name: `${kind}-${seed}.png`, b64: btoa(bin)});
+      }
+      return out;
+    }, {kind, seeds}).then(list => list.map(f => ({name: f.name, mimeType: 'image/png', buffer: Buffer.from(f.b64, 'base64')})));
+    const clearStatus = () => page.evaluate(() => { document.querySelector('#object-status').textContent = ''; });
+    const addFiles = async (slot, files) => {
+      await clearStatus();
+      await page.setInputFiles(`#object-files-${slot}`, files);
+      return objectStatus(`added ${files.length} image|error`, 300000);
+    };
+    const teachObjects = async () => {
+      await clearStatus();
+      await page.click('#object-teach');
+      return objectStatus('taught|error', 300000);
+    };
+    const objectStatus = async (pattern, timeout) => {
+      await page.waitForFunction(p => new RegExp(p).test(document.querySelector('#object-status').textContent) &&
+                                      !window.__demo.objects.busy, pattern, {timeout, polling: 500});
+      return page.textContent('#object-status');
+    };
+    const classifyFiles = async files => {
+      await page.evaluate(() => { window.__demo.objects.predictions = []; });
+      await page.setInputFiles('#object-test', files);
+      await page.waitForFunction(n => window.__demo.objects.predictions.length === n && !window.__demo.objects.busy ||
+                                      window.__demo.objects.error, files.length, {timeout: 300000, polling: 500});
+      return page.evaluate(() => window.__demo.objects.predictions.map(p => `${p.file}→${p.label}`));
+    };
+    await page.locator('#objects-card').scrollIntoViewIfNeeded();
+    await page.fill('#object-0', 'disc');
+    await page.fill('#object-1', 'stripes');
+    await page.fill('#object-2', 'triangle');
+    await addFiles(0, await images('disc', [1, 2, 3, 4]));
+    await addFiles(1, await images('stripes', [1, 2, 3, 4]));
+    const objTaught = await teachObjects();
+    check('teach objects: an ER head on MobileNetV2 learns 2 objects from 4 image files each',
+          /taught 8 new image\(s\).*2 objects/.test(objTaught), objTaught);
+    const held = await classifyFiles([...await images('disc', [11, 12]), ...await images('stripes', [11, 12])]);
+    const heldOk = held.every(p => p.split('→')[0].split('-')[0] === p.split('→')[1]);
+    check('teach objects: held-out images of both objects are recognised', heldOk && held.length === 4, held.join(', '));
+    await addFiles(2, await images('triangle', [1, 2, 3, 4]));
+    const objGrown = await teachObjects();
+    check('teach objects: a 3rd object is added from its images alone (head extended)',
+          /taught 4 new image\(s\).*12 in all, 3 objects/.test(objGrown), objGrown);
+    const held3 = await classifyFiles([...await images('triangle', [11, 12]), ...await images('disc', [13]),
+                                       ...await images('stripes', [13])]);
+    const held3Ok = held3.every(p => p.split('→')[0].split('-')[0] === p.split('→')[1]);
+    check('teach objects: all 3 objects recognised after the extension', held3Ok && held3.length === 4, held3.join(', '));
+
     mkdirSync(path.join(root, 'test', 'artifacts'), {recursive: true});
     await page.screenshot({path: path.join(root, 'test', 'artifacts', 'demo.png'), fullPage: true});
     check('no uncaught page errors', errors.length === 0, errors.join('; '));

@@ -3,7 +3,8 @@
  * the webgl backend, trained with ER or Adam, with live charts (tfjs-vis), a
  * confusion matrix, a grid of test digits, a drawing pad, and a "teach new
  * symbols" mode: an ER head (erHead) on the frozen features of the trained
- * model learns new symbols from a few drawings, at once. ER's passes run in
+ * model learns new symbols from a few drawings, at once; "teach objects" does
+ * the same on a real pretrained image model (objects.ts). ER's passes run in
  * the page or on wasm Web Workers (the faster here: software WebGL is slow).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -11,6 +12,7 @@ import * as tfvis from '@tensorflow/tfjs-vis';
 // Bundled from the library's ESM build, dist/tfjs-er.esm.js (see build.mjs); tfjs is a
 // separate, shared import, as for any app using the package.
 import {er, erHead, erLayers, extendERHead, WebWorkerPool, webWorkerPool} from 'tfjs-er';
+import {objects, setupObjects} from './objects';
 
 interface Subset {xTrain: tf.Tensor2D; yTrain: tf.Tensor2D; xTest: tf.Tensor2D; yTest: tf.Tensor2D;
                   testPixels: Uint8Array; testLabels: Uint8Array; }
@@ -31,7 +33,7 @@ const state = {
     prediction: null as string|null, lastSeconds: 0,
   },
 };
-(window as unknown as {__demo: unknown}).__demo = {tf, state};
+(window as unknown as {__demo: unknown}).__demo = {tf, state, objects};
 
 /** Web Worker pools by size, made on first use and kept for the page's life. */
 const pools = new Map<number, WebWorkerPool>();
@@ -358,6 +360,7 @@ async function main() {
     $('pad-prediction').textContent = 'draw a digit';
   });
   setupTeach();
+  setupObjects();
   $('train-er').addEventListener('click', () => train('ER', data));
   $('train-adam').addEventListener('click', () => train('Adam', data));
   state.ready = true;

@@ -1,13 +1,15 @@
 /**
  * The centred ridge solve from merged moments, in float64:
  * `W = (C + λI)⁻¹ R`, `b = t̄ − āW`, with `C = cov(a)`, `R = cov(a, t)` and
- * `λ = α·trace(C)/d`. The factorisation of `C + λI` is kept as a
+ * `λ = α·trace(C)/d`. The factorisation of `C + λI` (Cholesky for a fixed α;
+ * with `alpha: 'auto'` the tridiagonal form that scored every α) is kept as a
  * {@link RidgeSystem} so new targets on the same Gram (a cached Gram, the
  * step search's refits) need no new factorisation.
  */
 import {ERInputError, ERNumericalError} from '../errors';
 import {choleskySolveInPlace, solveSPDInPlace} from '../spd';
-import {gcvAlpha} from './gcv';
+import {applyQ, applyQt, solveShifted, tridiagonalizeInPlace, TridiagonalForm} from '../tridiagonal';
+import {AUTO_ALPHAS, gcvAlpha} from './gcv';
 import {allFinite, mirrorLower, RidgeMoments} from './moments';
 
 export {AUTO_ALPHAS} from './gcv';
@@ -60,8 +62,10 @@ export interface RidgeSystem {
   lambda: number;
   /** The ridge finally used (raised if the system was not positive definite). */
   shift: number;
-  /** Cholesky factor (lower triangle) of the (centred) second moment plus `shift`·I. */
-  factor: Float64Array;
+  /** Cholesky factor (lower triangle) of the (centred) second moment plus `shift`·I; null with `tridiagonal`. */
+  factor: Float64Array|null;
+  /** The second moment as `Q T Qᵀ` (the `alpha: 'auto'` solves); null with `factor`. */
+  tridiagonal: TridiagonalForm|null;
   /** Notes of the factorisation, repeated by every solve that reuses it. */
   warnings: string[];
 }
@@ -120,7 +124,7 @@ export function solveRidge(m: RidgeMoments, config: RidgeSolveConfig, label: str
   if (fits) {
     system = reuse!;
     W = X;
-    choleskySolveInPlace(system.factor, d, W, k);
+    solveWithSystem(system, W, k);
   } else {
     if (gram == null) throw new Error(`${label}: solve needs the Gram (none computed, none reused)`);
     const C = gram.scatter;
@@ -132,24 +136,33 @@ export function solveRidge(m: RidgeMoments, config: RidgeSolveConfig, label: str
     let trace = 0;
     for (let i = 0; i < d; i++) trace += C[i * d + i];
     const warnings: string[] = [];
-    let alpha = requested === 'auto' ? 1e-3 : requested;
     if (requested === 'auto' && trace > 0) {
       let sst = 0;
       for (let q = 0; q < k; q++) sst += cross.tScatter[q] / n;
-      alpha = gcvAlpha(C, X, d, k, n, trace, sst);
+      const r = solveAuto(C, X, d, k, n, trace, sst);
+      if (r.raises > 0) {
+        warnings.push(`${label}: the ${d}×${d} Gram was singular at every α of 'auto'; the ridge was raised to ` +
+                      `${r.shift.toPrecision(3)} (${r.raises}×) to solve. Pass a larger fixed alpha to silence this.`);
+      }
+      W = r.x;
+      system = {d, n, mean: Float64Array.from(mean), centred, alpha: r.alpha, lambda: r.lambda, shift: r.shift,
+                factor: null, tridiagonal: r.form, warnings};
+    } else {
+      const alpha = requested === 'auto' ? 1e-3 : requested;
+      let lambda = alpha * trace / d;
+      if (!(trace > 0)) {
+        warnings.push(`${label}: the inputs are constant (zero variance); weights set to zero, bias to the target mean`);
+        lambda = 1;
+      }
+      const r = solveSPDInPlace(C, d, X, k, lambda);
+      if (r.raises > 0) {
+        warnings.push(`${label}: the ${d}×${d} Gram was singular at ridge ${lambda.toPrecision(3)}; raised to ` +
+                      `${r.shift.toPrecision(3)} (${r.raises}×) to solve. Raise alpha to silence this.`);
+      }
+      W = r.x;
+      system = {d, n, mean: Float64Array.from(mean), centred, alpha, lambda, shift: r.shift, factor: r.factor,
+                tridiagonal: null, warnings};
     }
-    let lambda = alpha * trace / d;
-    if (!(trace > 0)) {
-      warnings.push(`${label}: the inputs are constant (zero variance); weights set to zero, bias to the target mean`);
-      lambda = 1;
-    }
-    const r = solveSPDInPlace(C, d, X, k, lambda);
-    if (r.raises > 0) {
-      warnings.push(`${label}: the ${d}×${d} Gram was singular at ridge ${lambda.toPrecision(3)}; raised to ` +
-                    `${r.shift.toPrecision(3)} (${r.raises}×) to solve. Raise alpha to silence this.`);
-    }
-    W = r.x;
-    system = {d, n, mean: Float64Array.from(mean), centred, alpha, lambda, shift: r.shift, factor: r.factor, warnings};
   }
   const b = new Float64Array(k);
   if (centred) {
@@ -176,7 +189,7 @@ export function refitLinear(system: RidgeSystem, W0: Float64Array, b0: Float64Ar
     {W: Float64Array, b: Float64Array} {
   const d = system.d;
   const x = new Float64Array(W0);
-  choleskySolveInPlace(system.factor, d, x, k);
+  solveWithSystem(system, x, k);
   const W = new Float64Array(d * k);
   for (let i = 0; i < W.length; i++) W[i] = W0[i] - system.shift * x[i];
   const b = new Float64Array(k);
@@ -188,4 +201,45 @@ export function refitLinear(system: RidgeSystem, W0: Float64Array, b0: Float64Ar
     b[q] = s;
   }
   return {W, b};
+}
+
+/** B ← (C + shift·I)⁻¹ B (d×k) with the system's factorisation, whichever it is. */
+export function solveWithSystem(system: RidgeSystem, b: Float64Array, k: number): void {
+  if (system.tridiagonal != null) {
+    const form = system.tridiagonal;
+    applyQt(form, b, k);
+    const r = solveShifted(form, system.shift, b, k, 0);
+    if (r == null) throw new ERNumericalError(`ridge: the saved ${system.d}×${system.d} system is no longer positive definite`);
+    b.set(r.x);
+    applyQ(form, b, k);
+  } else {
+    choleskySolveInPlace(system.factor!, system.d, b, k);
+  }
+}
+
+/**
+ * `alpha: 'auto'`: reduces C (consumed) to `Q T Qᵀ` once, scores every α of
+ * the grid by GCV on the tridiagonal form, and solves at the winner, raising
+ * the ridge (×10, as {@link solveSPDInPlace} does) only if no α of the grid
+ * gives a positive-definite system.
+ */
+function solveAuto(C: Float64Array, X: Float64Array, d: number, k: number, n: number, trace: number, sst: number):
+    {x: Float64Array, form: TridiagonalForm, alpha: number, lambda: number, shift: number, raises: number} {
+  const form = tridiagonalizeInPlace(C, d);
+  const B = X;  // rotated in place: Qᵀ R
+  applyQt(form, B, k);
+  const chosen = gcvAlpha(form, B, k, n, trace, sst);
+  const alpha = chosen ?? AUTO_ALPHAS[AUTO_ALPHAS.length - 1];
+  const lambda = alpha * trace / d;
+  let shift = lambda;
+  for (let raises = 0; raises <= 12; raises++) {
+    const r = solveShifted(form, shift, B, k);
+    if (r != null) {
+      applyQ(form, r.x, k);
+      return {x: r.x, form, alpha, lambda, shift, raises};
+    }
+    shift = Math.max(shift * 10, 1e-10 * trace / d);
+  }
+  throw new ERNumericalError(`ridge 'auto': the ${d}×${d} system stayed indefinite after raising the ridge to ` +
+                             `${shift}; the statistics are not finite or not a covariance`);
 }
