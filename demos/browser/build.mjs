@@ -41,6 +41,20 @@ export function buildMnistSubset(nTrain = 10000, nTest = 2000) {
   return out;
 }
 
+/**
+ * One tfjs-core in the bundle: tfjs-vis is CommonJS, and its require() would make esbuild
+ * use tfjs-core's CommonJS build beside the ES modules that tfjs itself imports by deep path
+ * (two Tensor classes, one without its op handler: `tensor.clone()` then fails in merge
+ * layers). Resolving the package to its ES entry for every importer keeps a single copy.
+ */
+const oneTfjsCore = {
+  name: 'one-tfjs-core',
+  setup(build) {
+    const entry = path.join(path.dirname(require.resolve('@tensorflow/tfjs-core/package.json')), 'dist', 'index.js');
+    build.onResolve({filter: /^@tensorflow\/tfjs-core$/}, () => ({path: entry}));
+  },
+};
+
 export async function buildDemo() {
   mkdirSync(path.join(pub, 'vendor'), {recursive: true});
   const umd = path.join(root, 'dist', 'tfjs-er.umd.js');
@@ -63,9 +77,10 @@ export async function buildDemo() {
   buildMnistSubset();
   await esbuild.build({
     entryPoints: [path.join(here, 'src', 'main.ts')], bundle: true, format: 'esm', target: 'es2019',
-    outfile: path.join(pub, 'app.js'), sourcemap: true, minify: true, logLevel: 'warning',
+    outfile: path.join(pub, 'app.js'), sourcemap: true, minify: !process.env.ER_DEMO_DEBUG, logLevel: 'warning',
     define: {'process.env.NODE_ENV': '"production"'},
     alias: {'tfjs-er': path.join(root, 'dist', 'tfjs-er.esm.js')},
+    plugins: [oneTfjsCore],
   });
   return pub;
 }

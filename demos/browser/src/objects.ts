@@ -186,6 +186,7 @@ function guarded(task: () => Promise<void>) {
       await task();
     } catch (e) {
       objects.error = String(e);
+      console.error(e instanceof Error ? e.stack : e);
       status(`error: ${e}`);
     } finally {
       objects.busy = false;
