@@ -25,8 +25,8 @@ import {median, ROOT, RESULTS, runJson, table, writeResults} from './lib';
 /** One extraction setup of the backbone. */
 interface Setup {size: number; layer: string; range: 'unit'|'signed'}
 
-/** Features of a per-class subset: n×d rows and their labels. */
-interface Features {x: Float32Array; labels: number[]; n: number; d: number}
+/** Features of a per-class subset: n×d rows, their labels, and the extraction's seconds per image (one process). */
+interface Features {x: Float32Array; labels: number[]; n: number; d: number; secondsPerImage: number}
 
 const CACHE = path.join(ROOT, '.cache', 'transfer');
 
@@ -35,10 +35,11 @@ async function features(split: 'train'|'test', perClass: number, s: Setup): Prom
   fs.mkdirSync(CACHE, {recursive: true});
   const base = path.join(CACHE, `mnv2-${s.size}-${s.layer}-${s.range}-${split}-${perClass}`);
   if (fs.existsSync(`${base}.json`)) {
-    const meta = JSON.parse(fs.readFileSync(`${base}.json`, 'utf8')) as {labels: number[], d: number};
+    const meta = JSON.parse(fs.readFileSync(`${base}.json`, 'utf8')) as {labels: number[], d: number,
+                                                                          seconds_per_image: number};
     const buf = fs.readFileSync(`${base}.f32`);
     const x = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4).slice();
-    return {x, labels: meta.labels, n: meta.labels.length, d: meta.d};
+    return {x, labels: meta.labels, n: meta.labels.length, d: meta.d, secondsPerImage: meta.seconds_per_image};
   }
   const parts = Number(process.env.ER_TRANSFER_PARTS ?? 2);
   console.error(`  transfer: extracting ${split} ${perClass}/class at ${s.size}px (${s.layer}, ${s.range})`);
@@ -59,8 +60,9 @@ async function features(split: 'train'|'test', perClass: number, s: Setup): Prom
     fs.rmSync(`${base}.part${p}`);
   });
   fs.writeFileSync(`${base}.f32`, Buffer.from(x.buffer));
-  fs.writeFileSync(`${base}.json`, JSON.stringify({labels, d, seconds_per_image: outs.reduce((a, o) => a + o.seconds, 0) / n}));
-  return {x, labels, n, d};
+  const secondsPerImage = outs.reduce((a, o) => a + o.seconds, 0) / n;
+  fs.writeFileSync(`${base}.json`, JSON.stringify({labels, d, seconds_per_image: secondsPerImage}));
+  return {x, labels, n, d, secondsPerImage};
 }
 
 /** Rows `rows` of `f` as tensors: features [n, d] and one-hot labels over `classes`. */
@@ -358,7 +360,6 @@ export async function transferSuite(): Promise<void> {
   await tf.setBackend('wasm');
   installWasmTransposeFix();
   const train = await features('train', 1000, SETUP), test = await features('test', TEST_PER_CLASS, SETUP);
-  const meta = JSON.parse(fs.readFileSync(path.join(CACHE, `mnv2-${SETUP.size}-${SETUP.layer}-${SETUP.range}-train-1000.json`), 'utf8'));
   // warm-up (JIT, kernels) on 20 rows
   {
     const w = tensors(train, sample(train, 2, 9, Array.from({length: 10}, (_, c) => c)));
@@ -381,7 +382,7 @@ export async function transferSuite(): Promise<void> {
   });
   const setup = `MobileNetV2 from nsfwjs at ${SETUP.size}×${SETUP.size} (CIFAR-10's 32×32 images resized bilinearly), ` +
       `features: ${SETUP.layer} (d = ${train.d}), pixels ${SETUP.range === 'unit' ? 'in [0, 1] as nsfwjs feeds them' : 'in [−1, 1]'}; ` +
-      `${(1000 * meta.seconds_per_image).toFixed(0)} ms per image per process to extract (2 processes), cached. ` +
+      `${(1000 * train.secondsPerImage).toFixed(0)} ms per image per process to extract (2 processes), cached. ` +
       `Train pool: the first 1,000 training images of each class; test: the first ${TEST_PER_CLASS} test images of ` +
       `each class (${test.n}). wasm backend, one process, heads trained on the cached features (the backbone's ` +
       `time is not counted for any method), after a warm-up.`;
@@ -438,9 +439,8 @@ export async function transferProbe(): Promise<void> {
     const er = await trainER(a.x, a.y, 10);
     const p = er.predict(b.x);
     const acc = accuracy(p, b.y, 10);
-    const meta = JSON.parse(fs.readFileSync(path.join(CACHE, `mnv2-${s.size}-${s.layer}-${s.range}-train-100.json`), 'utf8'));
-    rows.push([s.size, s.layer, s.range, train.d, pct(acc), (1000 * meta.seconds_per_image).toFixed(0)]);
-    data.push({...s, d: train.d, acc, seconds_per_image: meta.seconds_per_image});
+    rows.push([s.size, s.layer, s.range, train.d, pct(acc), (1000 * train.secondsPerImage).toFixed(0)]);
+    data.push({...s, d: train.d, acc, seconds_per_image: train.secondsPerImage});
     tf.dispose([a.x, a.y, b.x, b.y, p]);
     er.dispose();
   }

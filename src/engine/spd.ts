@@ -158,6 +158,14 @@ export function symmetrize(a: Float64Array, n: number): void {
   }
 }
 
+/** How many times a singular system's ridge is raised before giving up. */
+export const MAX_RIDGE_RAISES = 12;
+
+/** The next ridge to try after `shift` failed: ×10, from 1e-10 × the mean diagonal if it was ~0. */
+export function raisedShift(shift: number, meanDiag: number): number {
+  return Math.max(shift * 10, 1e-10 * meanDiag);
+}
+
 /** Result of {@link solveSPD}. */
 export interface SPDSolveResult {
   /** The solution X (n×m, row-major). */
@@ -198,7 +206,7 @@ export function solveSPDInPlace(a: Float64Array, n: number, b: Float64Array, m: 
   }
   meanDiag = meanDiag / Math.max(n, 1) || 1;
   let s = shift;
-  for (let raises = 0; raises <= 12; raises++) {
+  for (let raises = 0; raises <= MAX_RIDGE_RAISES; raises++) {
     if (raises > 0) {
       for (let i = 0; i < n; i++) {
         for (let j = 0; j < i; j++) a[i * n + j] = a[j * n + i];
@@ -210,7 +218,7 @@ export function solveSPDInPlace(a: Float64Array, n: number, b: Float64Array, m: 
       choleskySolveInPlace(a, n, x, m);
       return {x, factor: a, shift: s, raises};
     }
-    s = Math.max(s * 10, 1e-10 * meanDiag);
+    s = raisedShift(s, meanDiag);
   }
   throw new ERNumericalError(
       `solveSPD: the ${n}×${n} system stayed indefinite after raising the ` +

@@ -7,7 +7,7 @@
  * step search's refits) need no new factorisation.
  */
 import {ERInputError, ERNumericalError} from '../errors';
-import {choleskySolveInPlace, solveSPDInPlace} from '../spd';
+import {choleskySolveInPlace, MAX_RIDGE_RAISES, raisedShift, solveSPDInPlace} from '../spd';
 import {applyQ, applyQt, solveShifted, tridiagonalizeInPlace, TridiagonalForm} from '../tridiagonal';
 import {AUTO_ALPHAS, gcvAlpha} from './gcv';
 import {allFinite, mirrorLower, RidgeMoments} from './moments';
@@ -220,7 +220,7 @@ export function solveWithSystem(system: RidgeSystem, b: Float64Array, k: number)
 /**
  * `alpha: 'auto'`: reduces C (consumed) to `Q T Qᵀ` once, scores every α of
  * the grid by GCV on the tridiagonal form, and solves at the winner, raising
- * the ridge (×10, as {@link solveSPDInPlace} does) only if no α of the grid
+ * the ridge (by {@link raisedShift}, as {@link solveSPDInPlace} does) only if no α of the grid
  * gives a positive-definite system.
  */
 function solveAuto(C: Float64Array, X: Float64Array, d: number, k: number, n: number, trace: number, sst: number):
@@ -232,13 +232,13 @@ function solveAuto(C: Float64Array, X: Float64Array, d: number, k: number, n: nu
   const alpha = chosen ?? AUTO_ALPHAS[AUTO_ALPHAS.length - 1];
   const lambda = alpha * trace / d;
   let shift = lambda;
-  for (let raises = 0; raises <= 12; raises++) {
+  for (let raises = 0; raises <= MAX_RIDGE_RAISES; raises++) {
     const r = solveShifted(form, shift, B, k);
     if (r != null) {
       applyQ(form, r.x, k);
       return {x: r.x, form, alpha, lambda, shift, raises};
     }
-    shift = Math.max(shift * 10, 1e-10 * trace / d);
+    shift = raisedShift(shift, trace / d);
   }
   throw new ERNumericalError(`ridge 'auto': the ${d}×${d} system stayed indefinite after raising the ridge to ` +
                              `${shift}; the statistics are not finite or not a covariance`);
