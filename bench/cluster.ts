@@ -8,11 +8,9 @@
  * reported apart.
  */
 import {ChildProcess, spawn} from 'child_process';
-import * as fs from 'fs';
-import * as net from 'net';
-import * as os from 'os';
 import * as path from 'path';
 import type {RedisPassReport} from 'tfjs-er/node';
+import {TestRedis} from '../test/helpers/redis';
 import {median, ROOT, runJson, table, writeResults} from './lib';
 
 const ARCH = process.env.CLUSTER_ARCH ?? '784-1000-1000-10';
@@ -22,17 +20,6 @@ const REPEATS = Number(process.env.CLUSTER_REPEATS ?? 1);
 
 interface ClusterRun {
   executor: string; train_seconds: number; test_error: number; passes: RedisPassReport[];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Spawns a child; resolves when a line of its output matches `ready`. */
@@ -88,12 +75,8 @@ async function onRedis(url: string, workers: number, queue: string): Promise<Clu
 }
 
 export async function clusterSuite(): Promise<void> {
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-er-bench-redis-'));
-  const redis = await startChild('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
-                                                  '--appendonly', 'no', '--dir', dir],
-                                 /Ready to accept connections/, 'redis-server (apt-get install redis-server)');
-  const url = `redis://127.0.0.1:${port}`;
+  const redis = await TestRedis.start();
+  const url = redis.url;
   const runs: Record<string, ClusterRun[]> = {'in-process': [], 'threads ×2': [], 'redis ×1': [], 'redis ×2': []};
   try {
     for (let r = 0; r < REPEATS; r++) {
@@ -103,8 +86,7 @@ export async function clusterSuite(): Promise<void> {
       runs['redis ×2'].push(await onRedis(url, 2, `bench${r}b`));
     }
   } finally {
-    await stop(redis);
-    fs.rmSync(dir, {recursive: true, force: true});
+    await redis.stop();
   }
   const base = median(runs['in-process'].map(r => r.train_seconds));
   const rows = Object.entries(runs).map(([name, rs]) => {

@@ -5,40 +5,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {UpdateSession} from '../src/engine/index';
-import {er, ERExecutor, ERInputError, erLayers, ExecutorRun} from '../src/index';
+import {er, ERExecutor, ERInputError, ExecutorRun} from '../src/index';
 import {ThreadPool, threadPool} from '../src/node/index';
 import {describeBackends} from './helpers/backends';
 import {maxDiff, toyClassification} from './helpers/data';
+import {expectSameWeights, smallConvnet, smallMlp, twins} from './helpers/models';
 
 type Make = () => tf.LayersModel;
-
-function mlp(): tf.LayersModel {
-  return tf.sequential({layers: [
-    erLayers.dense({inputShape: [4], units: 24, activation: 'relu'}),
-    erLayers.dense({units: 12, activation: 'tanh'}),
-    erLayers.dense({units: 3, activation: 'softmax'})]});
-}
-
-function convnet(): tf.LayersModel {
-  return tf.sequential({layers: [
-    erLayers.conv2d({inputShape: [6, 6, 1], filters: 3, kernelSize: 3, padding: 'same', activation: 'relu'}),
-    tf.layers.maxPooling2d({poolSize: 2}), tf.layers.flatten(),
-    erLayers.dense({units: 2, activation: 'softmax'})]});
-}
-
-/** Two models with the same starting weights. */
-function twins(make: Make): [tf.LayersModel, tf.LayersModel] {
-  const a = make(), b = make();
-  b.setWeights(a.getWeights());
-  return [a, b];
-}
-
-function expectSameWeights(a: tf.LayersModel, b: tf.LayersModel, what: string) {
-  a.getWeights().forEach((w, i) => {
-    const scale = Math.max(1e-6, tf.tidy(() => tf.max(tf.abs(w)).dataSync()[0]));
-    expect(maxDiff(w, b.getWeights()[i]) / scale).withContext(`${what}, weight ${i}`).toBeLessThan(1e-4);
-  });
-}
 
 /** An executor that terminates one of the pool's threads as it asks for pass number `at` of an update. */
 function killing(pool: ThreadPool, at: number): ERExecutor {
@@ -85,9 +58,9 @@ describeBackends('threadPool executor', backend => {
   });
 
   const cases: Array<[string, Make, 'er'|'erls', () => [tf.Tensor, tf.Tensor]]> = [
-    ['dense MLP', mlp, 'er', () => [x, y]],
-    ['dense MLP', mlp, 'erls', () => [x, y]],
-    ['convnet', convnet, 'erls', () => [images, imageY]],
+    ['dense MLP', smallMlp, 'er', () => [x, y]],
+    ['dense MLP', smallMlp, 'erls', () => [x, y]],
+    ['convnet', smallConvnet, 'erls', () => [images, imageY]],
   ];
   for (const [name, make, mode, data] of cases) {
     it(`${name}, mode '${mode}': fit on 2 threads gives the in-process weights`, async () => {
@@ -116,7 +89,7 @@ describeBackends('threadPool executor', backend => {
       ['validationSplit', m => m.fit(x, y, {epochs: 2, batchSize: 64, validationSplit: 0.3, verbose: 0})],
     ];
     for (const [what, train] of runs) {
-      const [local, threaded] = twins(mlp);
+      const [local, threaded] = twins(smallMlp);
       local.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
       threaded.compile({optimizer: er({executor: pool}), loss: 'categoricalCrossentropy'});
       await train(local);
@@ -129,7 +102,7 @@ describeBackends('threadPool executor', backend => {
 
   it('a thread killed mid-update rejects the fit naming the thread and the pass; weights unchanged; pool usable',
      async () => {
-    const [model, twin] = twins(mlp);
+    const [model, twin] = twins(smallMlp);
     model.compile({optimizer: er({executor: killing(pool, 2)}), loss: 'categoricalCrossentropy'});
     const before = model.getWeights().map(w => w.clone());
     const tensors = tf.memory().numTensors;
@@ -149,7 +122,7 @@ describeBackends('threadPool executor', backend => {
   });
 
   it('bad data on a thread: the shard\'s error comes back as ERInputError, naming the thread and the pass', async () => {
-    const model = mlp();
+    const model = smallMlp();
     model.compile({optimizer: er({executor: pool}), loss: 'categoricalCrossentropy'});
     const bad = tf.tidy(() => tf.concat([x.slice(0, 599), tf.tensor2d([[NaN, 0, 0, 0]])]));
     await expectAsync(model.fit(bad, y, {epochs: 1, batchSize: 100, verbose: 0}))
@@ -160,11 +133,11 @@ describeBackends('threadPool executor', backend => {
 
   it('leaks nothing in the coordinator or the threads', async () => {
     const before = tf.memory().numTensors;
-    for (const make of [mlp, convnet]) {
+    for (const make of [smallMlp, smallConvnet]) {
       const model = make();
       const opt = er({mode: 'erls', executor: pool});
       model.compile({optimizer: opt, loss: 'categoricalCrossentropy'});
-      const [xs, ys] = make === mlp ? [x, y] : [images, imageY];
+      const [xs, ys] = make === smallMlp ? [x, y] : [images, imageY];
       await model.fit(xs, ys, {epochs: 2, batchSize: 40, validationSplit: 0.2, verbose: 0});
       await model.trainOnBatch(xs, ys);
       model.dispose();
@@ -177,7 +150,7 @@ describeBackends('threadPool executor', backend => {
   it('close() ends every thread; a closed pool says so; tfjs-node is refused with the reason', async () => {
     const own = threadPool({threads: 2, backend: 'cpu'});
     expect(own.shards).toBe(2);
-    const model = mlp();
+    const model = smallMlp();
     model.compile({optimizer: er({executor: own}), loss: 'categoricalCrossentropy'});
     await model.fit(x, y, {epochs: 1, batchSize: 100, verbose: 0});
     const threads = own.threads.slice();

@@ -9,40 +9,14 @@
 import {spawnSync} from 'child_process';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import {er, ERInputError, erLayers} from '../src/index';
+import {er, ERInputError} from '../src/index';
 import {redisExecutor, RedisExecutorOptions} from '../src/node/index';
 import {maxDiff, toyClassification} from './helpers/data';
 import {freePort, TestRedis, TestWorker, until, WorkerLine} from './helpers/redis';
 import {CLASSES, FEATURES, toyRows} from './helpers/redis_shards';
+import {expectSameWeights, smallConvnet, smallMlp, twins} from './helpers/models';
 
 const root = path.resolve(__dirname, '..');
-
-function mlp(inputs = 4, hidden = [24, 12], classes = 3): tf.LayersModel {
-  return tf.sequential({layers: [
-    ...hidden.map((units, i) => erLayers.dense({...(i === 0 ? {inputShape: [inputs]} : {}), units,
-                                                activation: i === 1 ? 'tanh' : 'relu'})),
-    erLayers.dense({units: classes, activation: 'softmax'})]});
-}
-
-function convnet(): tf.LayersModel {
-  return tf.sequential({layers: [
-    erLayers.conv2d({inputShape: [6, 6, 1], filters: 3, kernelSize: 3, padding: 'same', activation: 'relu'}),
-    tf.layers.maxPooling2d({poolSize: 2}), tf.layers.flatten(),
-    erLayers.dense({units: 2, activation: 'softmax'})]});
-}
-
-function twins(make: () => tf.LayersModel): [tf.LayersModel, tf.LayersModel] {
-  const a = make(), b = make();
-  b.setWeights(a.getWeights());
-  return [a, b];
-}
-
-function expectSameWeights(a: tf.LayersModel, b: tf.LayersModel, what: string) {
-  a.getWeights().forEach((w, i) => {
-    const scale = Math.max(1e-6, tf.tidy(() => tf.max(tf.abs(w)).dataSync()[0]));
-    expect(maxDiff(w, b.getWeights()[i]) / scale).withContext(`${what}, weight ${i}`).toBeLessThan(1e-4);
-  });
-}
 
 function expectUnchanged(model: tf.LayersModel, before: tf.Tensor[]) {
   model.getWeights().forEach((w, i) => expect(maxDiff(w, before[i])).withContext(`weight ${i}`).toBe(0));
@@ -115,7 +89,7 @@ describe('redisExecutor (Node, BullMQ on a private redis-server)', () => {
     const images = tf.randomUniform([120, 6, 6, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
     const imageY = tf.tidy(() => tf.oneHot(tf.cast(tf.greater(tf.mean(images, [1, 2, 3]), 0.5), 'int32'), 2).toFloat());
     const cases: Array<[string, () => tf.LayersModel, 'er'|'erls', tf.Tensor, tf.Tensor]> = [
-      ['MLP', () => mlp(), 'er', x, y], ['MLP', () => mlp(), 'erls', x, y], ['convnet', convnet, 'erls', images, imageY]];
+      ['MLP', () => smallMlp(), 'er', x, y], ['MLP', () => smallMlp(), 'erls', x, y], ['convnet', smallConvnet, 'erls', images, imageY]];
     for (const [name, make, mode, xs, ys] of cases) {
       const [local, remote] = await compare(make, {connection: redis.url, queue: 'main'}, xs, ys, mode);
       expectSameWeights(local, remote, `${name} ${mode}`);
@@ -133,7 +107,7 @@ describe('redisExecutor (Node, BullMQ on a private redis-server)', () => {
       ['trainOnBatch', async m => { await m.trainOnBatch(x, y); await m.trainOnBatch(x, y); }],
     ];
     for (const [what, train] of runs) {
-      const [local, remote] = twins(() => mlp());
+      const [local, remote] = twins(() => smallMlp());
       const ex = redisExecutor({connection: redis.url, queue: 'main'});
       local.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
       remote.compile({optimizer: er({executor: ex}), loss: 'categoricalCrossentropy'});
@@ -155,7 +129,7 @@ describe('redisExecutor (Node, BullMQ on a private redis-server)', () => {
     const xs = tf.tensor2d(data.x, data.xShape as [number, number]), ys = tf.tensor2d(data.y, data.yShape as [number, number]);
     const source = {kind: 'module' as const, path: path.join(root, 'test/helpers/redis_shards.ts')};
     await start('module', 2);
-    const make = () => mlp(FEATURES, [32], CLASSES);
+    const make = () => smallMlp(FEATURES, [32], CLASSES);
     const [local, remote] = await compare(make, {connection: redis.url, queue: 'module', source}, xs, ys, 'erls');
     expectSameWeights(local, remote, 'module source');
     local.dispose();
@@ -179,7 +153,7 @@ describe('redisExecutor (Node, BullMQ on a private redis-server)', () => {
   });
 
   it('a coordinator of another tfjs-er version is refused by the workers with a clear error', async () => {
-    const model = mlp();
+    const model = smallMlp();
     await mainWorkers();
     const ex = redisExecutor({connection: redis.url, queue: 'main', protocolVersion: '0.0.0-other'});
     model.compile({optimizer: er({executor: ex}), loss: 'categoricalCrossentropy'});
@@ -195,7 +169,7 @@ describe('redisExecutor (Node, BullMQ on a private redis-server)', () => {
   it('a NaN in one worker\'s shard: the fit rejects with ERInputError, weights unchanged; clean data then trains',
      async () => {
     await mainWorkers();
-    const model = mlp();
+    const model = smallMlp();
     const ex = redisExecutor({connection: redis.url, queue: 'main'});
     model.compile({optimizer: er({executor: ex}), loss: 'categoricalCrossentropy'});
     const before = model.getWeights().map(w => w.clone());
@@ -217,7 +191,7 @@ describe('redisExecutor (Node, BullMQ on a private redis-server)', () => {
     const LOCK = 3;
     // big enough that a pass takes a while on the cpu backend
     let bx: tf.Tensor2D, by: tf.Tensor2D;
-    const make = () => mlp(64, [192, 96], 3);
+    const make = () => smallMlp(64, [192, 96], 3);
     beforeAll(() => {
       bx = tf.randomNormal([6000, 64], 0, 1, 'float32', 7) as tf.Tensor2D;
       by = tf.tidy(() => tf.oneHot(tf.argMax(tf.matMul(bx, tf.randomNormal([64, 3], 0, 1, 'float32', 8)), 1), 3)
@@ -283,7 +257,7 @@ describe('redisExecutor (Node, BullMQ on a private redis-server)', () => {
 
   it('Redis unreachable, or restarted mid-update: clear errors, weights unchanged, and the next fit works', async () => {
     // nothing listens on this port
-    const model = mlp();
+    const model = smallMlp();
     const nowhere = redisExecutor({connection: `redis://127.0.0.1:${await freePort()}`, queue: 'x'});
     model.compile({optimizer: er({executor: nowhere}), loss: 'categoricalCrossentropy'});
     const before = model.getWeights().map(w => w.clone());
@@ -307,7 +281,7 @@ describe('redisExecutor (Node, BullMQ on a private redis-server)', () => {
       expect(tf.memory().numTensors).toBe(tensors);
       expectUnchanged(model, before);
       // the workers reconnect to the new server; the next fit is the in-process one
-      const twin = mlp();
+      const twin = smallMlp();
       twin.setWeights(model.getWeights());
       twin.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
       await until('the workers to reconnect', async () => (await ex.workers().catch(() => 0)) === 2, 30000);
@@ -347,7 +321,7 @@ describe('redisExecutor (Node, BullMQ on a private redis-server)', () => {
 
   it('library workers exit 0 on SIGTERM with no tensor left, after serving a fit', async () => {
     const live = await start('term', 2);
-    const model = mlp();
+    const model = smallMlp();
     const ex = redisExecutor({connection: redis.url, queue: 'term'});
     model.compile({optimizer: er({executor: ex}), loss: 'categoricalCrossentropy'});
     await model.fit(x, y, {epochs: 2, batchSize: 100, verbose: 0});

@@ -6,8 +6,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {UpdateSession} from '../../src/engine/index';
-import {er, ERExecutor, erLayers, ExecutorRun, WebWorkerPool, webWorkerPool} from '../../src/index';
+import {er, ERExecutor, ExecutorRun, WebWorkerPool, webWorkerPool} from '../../src/index';
 import {maxDiff, toyClassification} from '../helpers/data';
+import {relativeWeightDiff, smallConvnet, smallMlp, twins} from '../helpers/models';
 
 const TFJS = '/base/node_modules/@tensorflow/tfjs/dist/tf.min.js';
 const WASM_DIR = '/base/node_modules/@tensorflow/tfjs-backend-wasm/dist/';
@@ -15,31 +16,6 @@ const pool = (backend: 'cpu'|'wasm') => webWorkerPool({
   workers: 2, backend, workerUrl: '/base/dist/tfjs-er.worker.js',
   tfjsUrls: backend === 'wasm' ? [TFJS, `${WASM_DIR}tf-backend-wasm.min.js`] : [TFJS], wasmPaths: WASM_DIR,
 });
-
-function mlp(): tf.LayersModel {
-  return tf.sequential({layers: [
-    erLayers.dense({inputShape: [4], units: 24, activation: 'relu'}),
-    erLayers.dense({units: 12, activation: 'tanh'}),
-    erLayers.dense({units: 3, activation: 'softmax'})]});
-}
-
-function convnet(): tf.LayersModel {
-  return tf.sequential({layers: [
-    erLayers.conv2d({inputShape: [6, 6, 1], filters: 3, kernelSize: 3, padding: 'same', activation: 'relu'}),
-    tf.layers.maxPooling2d({poolSize: 2}), tf.layers.flatten(),
-    erLayers.dense({units: 2, activation: 'softmax'})]});
-}
-
-function twins(make: () => tf.LayersModel): [tf.LayersModel, tf.LayersModel] {
-  const a = make(), b = make();
-  b.setWeights(a.getWeights());
-  return [a, b];
-}
-
-function relDiff(a: tf.LayersModel, b: tf.LayersModel): number {
-  return Math.max(...a.getWeights().map((w, i) =>
-      maxDiff(w, b.getWeights()[i]) / Math.max(1e-6, tf.tidy(() => tf.max(tf.abs(w)).dataSync()[0]))));
-}
 
 function terminating(p: WebWorkerPool, at: number): ERExecutor {
   return {
@@ -81,7 +57,7 @@ describe('webWorkerPool executor [page cpu, 2 workers]', () => {
   });
 
   const cases: Array<[string, () => tf.LayersModel, 'er'|'erls', boolean]> = [
-    ['dense MLP', mlp, 'er', false], ['dense MLP', mlp, 'erls', false], ['convnet', convnet, 'erls', true]];
+    ['dense MLP', smallMlp, 'er', false], ['dense MLP', smallMlp, 'erls', false], ['convnet', smallConvnet, 'erls', true]];
   for (const [name, make, mode, conv] of cases) {
     it(`${name}, mode '${mode}': fit on 2 Web Workers gives the in-process weights`, async () => {
       const [xs, ys] = conv ? [images, imageY] : [x, y];
@@ -90,7 +66,7 @@ describe('webWorkerPool executor [page cpu, 2 workers]', () => {
       remote.compile({optimizer: er({mode, searchRows: 200, executor: workers}), loss: 'categoricalCrossentropy'});
       await local.fit(xs, ys, {epochs: 2, batchSize: 50, verbose: 0});
       await remote.fit(xs, ys, {epochs: 2, batchSize: 50, verbose: 0});
-      expect(relDiff(local, remote)).toBeLessThan(1e-4);
+      expect(relativeWeightDiff(local, remote)).toBeLessThan(1e-4);
       local.dispose();
       remote.dispose();
     }, 120000);
@@ -106,19 +82,19 @@ describe('webWorkerPool executor [page cpu, 2 workers]', () => {
       ['validationSplit', m => m.fit(x, y, {epochs: 2, batchSize: 64, validationSplit: 0.3, verbose: 0})],
     ];
     for (const [what, train] of runs) {
-      const [local, remote] = twins(mlp);
+      const [local, remote] = twins(smallMlp);
       local.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
       remote.compile({optimizer: er({executor: workers}), loss: 'categoricalCrossentropy'});
       await train(local);
       await train(remote);
-      expect(relDiff(local, remote)).withContext(what).toBeLessThan(1e-4);
+      expect(relativeWeightDiff(local, remote)).withContext(what).toBeLessThan(1e-4);
       local.dispose();
       remote.dispose();
     }
   }, 120000);
 
   it('a worker terminated mid-update fails the fit naming it and the pass; weights unchanged; pool usable', async () => {
-    const [model, twin] = twins(mlp);
+    const [model, twin] = twins(smallMlp);
     model.compile({optimizer: er({executor: terminating(workers, 2)}), loss: 'categoricalCrossentropy'});
     const before = model.getWeights().map(w => w.clone());
     const count = tf.memory().numTensors;
@@ -130,7 +106,7 @@ describe('webWorkerPool executor [page cpu, 2 workers]', () => {
     twin.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
     await model.fit(x, y, {epochs: 1, batchSize: 100, verbose: 0});
     await twin.fit(x, y, {epochs: 1, batchSize: 100, verbose: 0});
-    expect(relDiff(model, twin)).toBeLessThan(1e-4);
+    expect(relativeWeightDiff(model, twin)).toBeLessThan(1e-4);
     tf.dispose(before);
     model.dispose();
     twin.dispose();
@@ -138,7 +114,7 @@ describe('webWorkerPool executor [page cpu, 2 workers]', () => {
 
   it('leaks nothing in the page or the workers', async () => {
     const before = tf.memory().numTensors;
-    const model = mlp();
+    const model = smallMlp();
     const opt = er({mode: 'erls', executor: workers});
     model.compile({optimizer: opt, loss: 'categoricalCrossentropy'});
     await model.fit(x, y, {epochs: 2, batchSize: 40, validationSplit: 0.2, verbose: 0});
@@ -152,7 +128,7 @@ describe('webWorkerPool executor [page cpu, 2 workers]', () => {
   it('wasm workers train to the page\'s cpu model up to float rounding', async () => {
     const wasm = pool('wasm');
     try {
-      const [local, remote] = twins(mlp);
+      const [local, remote] = twins(smallMlp);
       local.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
       remote.compile({optimizer: er({executor: wasm}), loss: 'categoricalCrossentropy'});
       await local.fit(x, y, {epochs: 1, batchSize: 100, verbose: 0, shuffle: false});
@@ -161,7 +137,7 @@ describe('webWorkerPool executor [page cpu, 2 workers]', () => {
       // (measured up to 2.2e-3 relative); the predictions stay close
       const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(local.predict(x) as tf.Tensor, remote.predict(x) as tf.Tensor)))
                                    .dataSync()[0]);
-      expect(relDiff(local, remote)).toBeLessThan(1e-2);
+      expect(relativeWeightDiff(local, remote)).toBeLessThan(1e-2);
       expect(diff).toBeLessThan(1e-3);
       local.dispose();
       remote.dispose();

@@ -1,5 +1,7 @@
 /** Model helpers shared by the specs. */
 import * as tf from '@tensorflow/tfjs';
+import {erLayers} from '../../src/index';
+import {maxDiff} from './data';
 
 /** Saves `model` in memory and loads it back with `tf.loadLayersModel`. */
 export async function saveAndLoad(model: tf.LayersModel, config?: tf.io.SaveConfig):
@@ -22,4 +24,46 @@ export function outputsWithSameWeights(layer: tf.layers.Layer, stock: tf.layers.
   stock.apply(input);  // builds it
   stock.setWeights(layer.getWeights());
   return [a, stock.apply(input) as tf.Tensor];
+}
+
+/**
+ * The executor specs' small MLP: `inputs` → hidden (ReLU, then tanh) →
+ * `classes` softmax, all ER layers.
+ */
+export function smallMlp(inputs = 4, hidden = [24, 12], classes = 3): tf.LayersModel {
+  return tf.sequential({layers: [
+    ...hidden.map((units, i) => erLayers.dense({...(i === 0 ? {inputShape: [inputs]} : {}), units,
+                                         activation: i === 1 ? 'tanh' : 'relu'})),
+    erLayers.dense({units: classes, activation: 'softmax'})]});
+}
+
+/** The executor specs' small convnet on 6×6×1 images: conv 3×3 ReLU, max-pool 2, 2-way softmax. */
+export function smallConvnet(): tf.LayersModel {
+  return tf.sequential({layers: [
+    erLayers.conv2d({inputShape: [6, 6, 1], filters: 3, kernelSize: 3, padding: 'same', activation: 'relu'}),
+    tf.layers.maxPooling2d({poolSize: 2}), tf.layers.flatten(),
+    erLayers.dense({units: 2, activation: 'softmax'})]});
+}
+
+/** Two models from `make` with the same starting weights. */
+export function twins(make: () => tf.LayersModel): [tf.LayersModel, tf.LayersModel] {
+  const a = make(), b = make();
+  b.setWeights(a.getWeights());
+  return [a, b];
+}
+
+/** The largest weight difference between `a` and `b`, relative to each of `a`'s weights' largest entry. */
+export function relativeWeightDiff(a: tf.LayersModel, b: tf.LayersModel): number {
+  const bw = b.getWeights();
+  return Math.max(...a.getWeights().map((w, i) =>
+      maxDiff(w, bw[i]) / Math.max(1e-6, tf.tidy(() => tf.max(tf.abs(w)).dataSync()[0]))));
+}
+
+/** Expects every weight of `b` within 1e-4 of `a`'s, relative to the weight's largest entry. */
+export function expectSameWeights(a: tf.LayersModel, b: tf.LayersModel, what: string): void {
+  const bw = b.getWeights();
+  a.getWeights().forEach((w, i) => {
+    const scale = Math.max(1e-6, tf.tidy(() => tf.max(tf.abs(w)).dataSync()[0]));
+    expect(maxDiff(w, bw[i]) / scale).withContext(`${what}, weight ${i}`).toBeLessThan(1e-4);
+  });
 }
