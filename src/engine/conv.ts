@@ -83,18 +83,27 @@ export function extractPatches(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
 /**
  * The patches of `x` [n, H, W, c] as regression rows [n·H'·W', c·kh·kw],
  * ordered (channel, row offset, column offset): one depthwise convolution
- * with one-hot kernels (kh·kw multiply-adds per value; faster than offset
+ * with one-hot kernels ({@link patchKernel}; kh·kw multiply-adds per value; faster than offset
  * slices and a concat, or an identity convolution, which costs (kh·kw·c)²
  * per position). The kernel rows of the
  * regression follow the same order (see `units.ts`, `kernelMatrix`).
  */
-export function patchRows(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor2D {
+export function patchRows(x: tf.Tensor4D, g: ConvGeometry, kernel?: tf.Tensor4D): tf.Tensor2D {
   return tf.tidy(() => {
-    const [kh, kw] = g.kernelSize, c = x.shape[3], k = kh * kw;
+    const c = x.shape[3], k = g.kernelSize[0] * g.kernelSize[1];
     convOutput(x.shape[1], x.shape[2], g);  // checks that the window fits
-    const oneHot = tf.tile(tf.reshape(tf.eye(k), [kh, kw, 1, k]), [1, 1, c, 1]) as tf.Tensor4D;
+    const oneHot = kernel ?? patchKernel(g, c);
     return tf.reshape(tf.depthwiseConv2d(x, oneHot, g.strides, g.padding), [-1, c * k]) as tf.Tensor2D;
   });
+}
+
+/**
+ * The one-hot depthwise kernel [kh, kw, c, kh·kw] that {@link patchRows} cuts
+ * patches with; pass it in when cutting many blocks of one layer's input.
+ */
+export function patchKernel(g: ConvGeometry, channels: number): tf.Tensor4D {
+  const [kh, kw] = g.kernelSize, k = kh * kw;
+  return tf.tidy(() => tf.tile(tf.reshape(tf.eye(k), [kh, kw, 1, k]), [1, 1, channels, 1]) as tf.Tensor4D);
 }
 
 /** Places one kernel offset's values [n, H', W', c] back on the padded input grid. */
@@ -252,6 +261,7 @@ export function poolPreimage(kind: 'max'|'avg', x: tf.Tensor4D, outTarget: tf.Te
         // nearest-neighbour resizing by exact integer factors repeats each value kh×kw times
         const tiled = tf.image.resizeNearestNeighbor(t, [ho * kh, wo * kw]);
         // rows/columns past the last full window belong to none
+        if (height === ho * kh && width === wo * kw) return tiled as tf.Tensor4D;
         return tf.pad(tiled, [[0, 0], [0, height - ho * kh], [0, width - wo * kw], [0, 0]]) as tf.Tensor4D;
       };
       const moved = up(change);

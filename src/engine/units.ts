@@ -146,10 +146,13 @@ export function field(a: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D|null): tf.T
   return b == null ? h : tf.add(h, b) as tf.Tensor2D;
 }
 
-/** A unit's regression rows from its input: `a` itself (dense) or its patches (see `patchRows`), [rows, width]. */
-export function designRows(u: SolvedUnit, a: tf.Tensor): tf.Tensor2D {
+/**
+ * A unit's regression rows from its input: `a` itself (dense) or its patches
+ * (see `patchRows`; `patchKernel` from `patchKernel(convGeometry(u), cin)`), [rows, width].
+ */
+export function designRows(u: SolvedUnit, a: tf.Tensor, patchKernel?: tf.Tensor4D): tf.Tensor2D {
   if (u.kind === 'dense') return a as tf.Tensor2D;
-  return patchRows(a as tf.Tensor4D, convGeometry(u));
+  return patchRows(a as tf.Tensor4D, convGeometry(u), patchKernel);
 }
 
 /** A field (or field target) as regression rows [rows, units]. */

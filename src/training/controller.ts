@@ -14,6 +14,13 @@ import {chainInputShape, chainUnits, extractChain, ModelChain, writeChainWeights
 import {checkLossActivation, ERLossName, resolveLoss, targetTensor} from './losses';
 import {EpochTrainer, snapshot, UpdateOutcome} from './trainer';
 
+/**
+ * Values in a conv chain's largest per-chunk tensor: big enough to amortise
+ * dispatch, small enough that elementwise ops stay fast on wasm (where 128 MB
+ * operands run several times slower per value; docs/performance.md).
+ */
+const CONV_CHUNK_VALUES = 8e6;
+
 /** Training settings of a controller (from the optimizer's config). */
 export interface ControllerConfig extends SweepConfig {
   verbose: boolean;
@@ -193,7 +200,8 @@ export class ERController implements EpochTrainer {
 
   /**
    * Rows per chunk of a pass: 1024 for dense chains; for conv chains, as many
-   * images as keep the largest activation (or patch matrix) under ~32M floats.
+   * images as keep the largest activation (or patch matrix) under
+   * {@link CONV_CHUNK_VALUES} floats.
    */
   private passChunk(): number {
     if (!this.chain.hasConv) return 1024;
@@ -205,7 +213,7 @@ export class ERController implements EpochTrainer {
       const patches = kernel?.length === 4 ? size / kernel[3]! * kernel[0]! * kernel[1]! * kernel[2]! : 0;
       widest = Math.max(widest, size, patches);
     }
-    return Math.max(1, Math.min(2048, Math.floor(32e6 / widest)));
+    return Math.max(1, Math.min(2048, Math.floor(CONV_CHUNK_VALUES / widest)));
   }
 
   /** One example's output shape (e.g. [10], or [H', W', filters] for a conv output). */

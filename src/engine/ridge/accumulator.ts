@@ -127,16 +127,31 @@ export class RidgeAccumulator {
   private fold(a: tf.Tensor, t: tf.Tensor|null, withGram: boolean) {
     const n = a.shape[0], d = this.inDim, k = this.outDim;
     const parts = tf.tidy(() => {
-      // the batch's own mean (1ᵀa), or for very tall batches that of its first rows
-      const head = n > TALL_BATCH ? SHIFT_ROWS : n;
-      const mu = tf.div(columnSums(head < n ? tf.gather(a, tf.range(0, head, 1, 'int32')) : a), head);
-      const ac = tf.sub(a, mu) as tf.Tensor2D;
-      const act = tf.transpose(ac) as tf.Tensor2D;
+      let mu: tf.Tensor, act: tf.Tensor2D;
+      if (n > TALL_BATCH) {
+        // very tall batches: the mean of the first rows
+        mu = tf.div(columnSums(tf.gather(a, tf.range(0, SHIFT_ROWS, 1, 'int32'))), SHIFT_ROWS);
+        act = tf.transpose(tf.sub(a, mu)) as tf.Tensor2D;
+      } else {
+        // the batch's own mean, from inner-axis sums of the transposed rows (a ones-vector
+        // product would make the backend pack all of `a` for one output row)
+        const at = tf.transpose(a) as tf.Tensor2D;
+        mu = tf.div(tf.sum(at, 1), n);
+        act = tf.sub(at, tf.reshape(mu, [d, 1])) as tf.Tensor2D;
+      }
       const out: tf.Tensor[] = [mu, tf.sum(act, 1)];
-      if (withGram) out.push(...this.gramPanels(ac, act));
+      let ac: tf.Tensor2D|null = null;
+      if (withGram) {
+        const g = this.gramPanels(act);
+        out.push(...g.panels);
+        ac = g.ac;
+      }
       if (t != null) {
-        const tt = tf.transpose(t);
-        out.push(tf.matMul(act, t as tf.Tensor2D), tf.sum(tt, 1), tf.sum(tf.square(tt), 1));
+        const tt = tf.transpose(t) as tf.Tensor2D;
+        // with the Gram's right operand `ac` on the right again, the wasm backend reuses its
+        // packed copy (XNNPACK caches it by the right operand), instead of packing `t`
+        out.push(ac != null ? tf.transpose(tf.matMul(tt, ac)) : tf.matMul(act, t as tf.Tensor2D),
+                 tf.sum(tt, 1), tf.sum(tf.square(tt), 1));
       }
       return out;
     });
@@ -193,23 +208,27 @@ export class RidgeAccumulator {
     g!.n = total;
   }
 
-  /** The lower-triangle column panels of `acᵀ·ac`, given `ac` and `act = acᵀ` (call inside tidy). */
-  private gramPanels(ac: tf.Tensor2D, act: tf.Tensor2D): tf.Tensor2D[] {
-    const b = this.bounds, k = b.length - 1, n = ac.shape[0], d = this.inDim;
-    if (k === 1) return [tf.matMul(act, ac)];
+  /**
+   * The lower-triangle column panels of `acᵀ·ac`, given `act = acᵀ` (call inside
+   * tidy); `ac` when the Gram is one product with it on the right, else null.
+   */
+  private gramPanels(act: tf.Tensor2D): {panels: tf.Tensor2D[], ac: tf.Tensor2D|null} {
+    const b = this.bounds, k = b.length - 1, n = act.shape[1], d = this.inDim;
+    if (k === 1) {
+      const ac = tf.transpose(act) as tf.Tensor2D;
+      return {panels: [tf.matMul(act, ac)], ac};
+    }
     // Rows [i0, i1) of aᵀ. The wasm backend's slice copies its whole source
     // to JS each time; there one read-back serves every panel.
     const host = WHOLE_COPY_SLICE.has(tf.getBackend()) ? act.dataSync() as Float32Array : null;
     const rowsOf = (i0: number, i1: number): tf.Tensor2D => host != null ?
         tf.tensor2d(host.subarray(i0 * n, i1 * n), [i1 - i0, n]) : tf.slice(act, [i0, 0], [i1 - i0, n]);
-    const out: tf.Tensor2D[] = [];
+    const panels: tf.Tensor2D[] = [];
     for (let p = 0; p < k; p++) {
       const rows = p === 0 ? act : rowsOf(b[p], d);
-      const cols = host != null ? tf.transpose(rowsOf(b[p], b[p + 1])) :
-                                  tf.slice(ac, [0, b[p]], [n, b[p + 1] - b[p]]);
-      out.push(tf.matMul(rows, cols));
+      panels.push(tf.matMul(rows, tf.transpose(rowsOf(b[p], b[p + 1]))));
     }
-    return out;
+    return {panels, ac: null};
   }
 
   /**

@@ -3,7 +3,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {RidgeAccumulator} from '../ridge/accumulator';
-import {designRows, fieldRows, SolvedUnit, unitWidth} from '../units';
+import {patchKernel} from '../conv';
+import {convGeometry, designRows, fieldRows, SolvedUnit, unitWidth} from '../units';
 
 /**
  * Rows per product when a convolution's patch rows are accumulated: XNNPACK
@@ -29,12 +30,17 @@ export function accumulate(acc: RidgeAccumulator, u: SolvedUnit, a: tf.Tensor, t
   }
   const av = a.dataSync() as Float32Array, tv = t.dataSync() as Float32Array;
   const aImage = a.size / n, tImage = t.size / n;
-  for (let s = 0; s < n; s += per) {
-    const m = Math.min(per, n - s);
-    tf.tidy(() => {
-      const ab = tf.tensor(av.subarray(s * aImage, (s + m) * aImage), [m, ...a.shape.slice(1)]);
-      const tb = tf.tensor(tv.subarray(s * tImage, (s + m) * tImage), [m, ...t.shape.slice(1)]);
-      add(designRows(u, ab), fieldRows(u, tb));
-    });
+  const kernel = patchKernel(convGeometry(u), a.shape[a.rank - 1]);
+  try {
+    for (let s = 0; s < n; s += per) {
+      const m = Math.min(per, n - s);
+      tf.tidy(() => {
+        const ab = tf.tensor(av.subarray(s * aImage, (s + m) * aImage), [m, ...a.shape.slice(1)]);
+        const tb = tf.tensor(tv.subarray(s * tImage, (s + m) * tImage), [m, ...t.shape.slice(1)]);
+        add(designRows(u, ab, kernel), fieldRows(u, tb));
+      });
+    }
+  } finally {
+    kernel.dispose();
   }
 }
