@@ -3,22 +3,27 @@
  * 2-thread pool (`threadPool`), same network and data, runs alternated, one
  * process per run, medians of PARALLEL_REPEATS (default 3). Also: rows per
  * second per thread, the process's peak memory (main thread and workers),
- * and a labelled projection to more threads fitted from the 1- and 2-thread
+ * for the convnet the products' effective GFLOP/s (flops counted in one more
+ * in-process run, harness/flops.ts), and a labelled projection to more threads fitted from the 1- and 2-thread
  * medians (Amdahl: T(n) = serial + parallel / n).
  */
-import {median, runJson, table, writeResults} from './lib';
+import * as fs from 'fs';
+import * as path from 'path';
+import {median, RESULTS, runJson, table, writeResults} from './lib';
 
 const REPEATS = Number(process.env.PARALLEL_REPEATS ?? 3);
 
 interface UpdateRun {
-  train_rows: number; train_seconds: number; test_error: number; peak_rss_mb: number|null;
+  train_rows: number; train_seconds: number; test_error: number; peak_rss_mb: number|null; flops?: number|null;
+  threads_start_seconds: number;
 }
 
-const CASES = [
+const CASES: Array<{label: string, args: string[], countFlops?: boolean}> = [
   {label: '784-1000-1000-10 erls, MNIST 60k', args: ['--arch', '784-1000-1000-10', '--mode', 'erls']},
   {label: '784-4000-10 er, MNIST 60k', args: ['--arch', '784-4000-10', '--mode', 'er']},
   {label: 'convnet 784-c32k5-p4-10 er, MNIST 10k', args: ['--arch', '784-c32k5-p4-10', '--mode', 'er',
-                                                           '--train-size', '10000', '--batch-size', '500', '--init', 'glorot']},
+                                                           '--train-size', '10000', '--batch-size', '500', '--init', 'glorot'],
+   countFlops: true},
 ];
 
 async function runUpdate(args: string[], label: string): Promise<UpdateRun> {
@@ -28,10 +33,50 @@ async function runUpdate(args: string[], label: string): Promise<UpdateRun> {
   return r;
 }
 
+/** One case's runs, as stored in bench/results/parallel.json. */
+interface CaseRuns {
+  case: string; threads: number; runs: UpdateRun[]; flops: number|null;
+}
+
+/** The table row of one case from its 1- and 2-thread runs. */
+function caseRow(label: string, one: UpdateRun[], two: UpdateRun[], flops: number|null): Array<string|number> {
+  const t1 = median(one.map(r => r.train_seconds)), t2 = median(two.map(r => r.train_seconds));
+  const parallel = 2 * (t1 - t2), serial = Math.max(0, t1 - parallel);
+  const at = (n: number) => (t1 / (serial + parallel / n)).toFixed(1);
+  const n = one[0].train_rows;
+  return [label, `${one.map(r => r.train_seconds).join(' / ')}`, `${two.map(r => r.train_seconds).join(' / ')}`,
+          t1.toFixed(1), t2.toFixed(1), `**${(t1 / t2).toFixed(2)}×**`,
+          `${(n / t1).toFixed(0)} / ${(n / t2 / 2).toFixed(0)}`,
+          flops != null ? `${(flops / t1 / 1e9).toFixed(2)} / ${(flops / t2 / 2 / 1e9).toFixed(2)}` : '—',
+          `${median(one.map(r => r.peak_rss_mb ?? 0))} / ${median(two.map(r => r.peak_rss_mb ?? 0))}`,
+          `${one[0].test_error} / ${two[0].test_error}`, `${at(4)}× / ${at(8)}× / ${at(16)}×`];
+}
+
+/**
+ * PARALLEL_CASES (comma-separated parts of case labels) reruns only those
+ * cases; the others keep their runs from the previous results file (dated in the notes).
+ */
 export async function parallelSuite(): Promise<void> {
-  const data: Array<{case: string, threads: number, runs: UpdateRun[]}> = [];
+  const only = process.env.PARALLEL_CASES?.split(',').map(x => x.trim()).filter(x => x.length > 0);
+  const file = path.join(RESULTS, 'parallel.json');
+  const previous = fs.existsSync(file) ?
+      JSON.parse(fs.readFileSync(file, 'utf8')) as {date: string, data: CaseRuns[]} : null;
+  const kept: string[] = [];
+  const starts: number[] = [];
+  const startUp = () => starts.length > 0 ? `median ${median(starts).toFixed(2)} s over the ${starts.length} new 2-thread runs` :
+                                            'not measured in these runs';
+  const data: CaseRuns[] = [];
   const rows: Array<Array<string|number>> = [];
   for (const c of CASES) {
+    if (only != null && !only.some(o => c.label.includes(o))) {
+      const old = previous?.data.filter(d => d.case === c.label) ?? [];
+      const one = old.find(d => d.threads === 1), two = old.find(d => d.threads === 2);
+      if (one == null || two == null) throw new Error(`parallel: no earlier runs of '${c.label}' to keep; rerun it`);
+      data.push(one, two);
+      rows.push(caseRow(c.label, one.runs, two.runs, one.flops ?? null));
+      kept.push(`${c.label} (runs of ${previous!.date.slice(0, 16).replace('T', ' ')} UTC)`);
+      continue;
+    }
     const one: UpdateRun[] = [], two: UpdateRun[] = [];
     for (let r = 0; r < REPEATS; r++) {
       // alternate which goes first
@@ -40,26 +85,27 @@ export async function parallelSuite(): Promise<void> {
         into.push(await runUpdate([...c.args, '--threads', String(threads)], `${c.label}, ${threads} thread(s)`));
       }
     }
-    data.push({case: c.label, threads: 1, runs: one}, {case: c.label, threads: 2, runs: two});
-    const t1 = median(one.map(r => r.train_seconds)), t2 = median(two.map(r => r.train_seconds));
-    const parallel = 2 * (t1 - t2), serial = Math.max(0, t1 - parallel);
-    const at = (n: number) => (t1 / (serial + parallel / n)).toFixed(1);
-    const n = one[0].train_rows;
-    rows.push([c.label, `${one.map(r => r.train_seconds).join(' / ')}`, `${two.map(r => r.train_seconds).join(' / ')}`,
-               t1.toFixed(1), t2.toFixed(1), `**${(t1 / t2).toFixed(2)}×**`,
-               `${(n / t1).toFixed(0)} / ${(n / t2 / 2).toFixed(0)}`,
-               `${median(one.map(r => r.peak_rss_mb ?? 0))} / ${median(two.map(r => r.peak_rss_mb ?? 0))}`,
-               `${one[0].test_error} / ${two[0].test_error}`, `${at(4)}× / ${at(8)}× / ${at(16)}×`]);
+    // the products' flops, from one more in-process run (its time is not used: counting slows it)
+    const flops = c.countFlops ?
+        (await runUpdate([...c.args, '--threads', '1', '--count-flops'], `${c.label}, counting flops`)).flops ?? null : null;
+    starts.push(...two.map(r => r.threads_start_seconds));
+    data.push({case: c.label, threads: 1, runs: one, flops}, {case: c.label, threads: 2, runs: two, flops});
+    rows.push(caseRow(c.label, one, two, flops));
   }
   writeResults('parallel', 'npm run bench -- --suite parallel', data,
                table(['one ER update (wasm)', '1 thread s', '2 threads s', 'median 1', 'median 2', 'speed-up',
-                      'rows / s per thread (1 / 2)', 'peak RSS MB (1 / 2)', 'test error % (1 / 2)',
+                      'rows / s per thread (1 / 2)', 'products GFLOP/s per thread (1 / 2)', 'peak RSS MB (1 / 2)', 'test error % (1 / 2)',
                       'projection 4 / 8 / 16 threads (Amdahl fit, not measured)'], rows),
                [`One ER update of each network (seed 0; data init for the MLPs, glorot for the convnet), ${REPEATS} runs per thread count, alternating ` +
                 'which goes first, each in a fresh process (the CLI\'s training; evaluation excluded). 1 thread = the ' +
                 'in-process executor; 2 threads = threadPool({threads: 2}), each thread with its own tfjs + wasm and ' +
-                'its shard of the rows. Peak RSS is the whole process (main thread and workers). The projection ' +
+                'its shard of the rows; the threads\' start-up (loading tfjs and wasm, paid once per pool: ' +
+                `${startUp()}) is excluded from the update's time. Peak RSS is the whole process (main thread and ` +
+                'workers). The projection ' +
                 'fits T(n) = serial + parallel/n to the two medians (the serial part: the float64 solves and the ' +
                 'coordinator\'s merge); it is an extrapolation, not a measurement. Test errors agree: the weights ' +
-                'are the in-process ones (the specs check it).']);
+                'are the in-process ones (the specs check it). Products GFLOP/s (convnet): the flops of the update\'s ' +
+                'matMul, conv2d and depthwise-conv2d kernels (2 per multiply-add, counted from their shapes in one ' +
+                'more in-process run; elementwise ops not counted) over the median update time, per thread.',
+                ...(kept.length > 0 ? [`Kept from the previous run (not rerun; its 2-thread times include the threads' start-up): ${kept.join('; ')}.`] : [])]);
 }

@@ -6,11 +6,13 @@
  *
  *   tsx bench/update_run.ts --arch A --mode M [--dataset D] [--train-size N] [--epochs E]
  *                           [--init data|glorot] [--threads N | --redis URL --shards S --queue Q]
+ *                           [--count-flops]  (in-process: also the products' flops, see harness/flops.ts)
  */
 import * as fs from 'fs';
 import {parseArgs} from 'util';
 import {RedisPassReport} from 'tfjs-er/node';
 import {train} from '../src/node/train';
+import {countProductFlops} from './harness/flops';
 
 /** Peak resident memory of this process in MB (Linux), else null. */
 function peakRssMb(): number|null {
@@ -27,7 +29,10 @@ async function main() {
     arch: {type: 'string'}, mode: {type: 'string'}, threads: {type: 'string'}, redis: {type: 'string'},
     shards: {type: 'string'}, queue: {type: 'string'}, epochs: {type: 'string'}, dataset: {type: 'string'},
     'train-size': {type: 'string'}, 'batch-size': {type: 'string'}, init: {type: 'string'},
+    'count-flops': {type: 'boolean'},
   }});
+  if (v['count-flops'] && v.threads !== '1') throw new Error('--count-flops needs --threads 1 (workers have their own engines)');
+  const stopCounting = v['count-flops'] ? countProductFlops() : null;
   const passes: RedisPassReport[] = [];
   const result = await train({
     dataset: (v.dataset ?? 'mnist') as 'mnist', arch: v.arch, mode: v.mode as 'er'|'erls',
@@ -37,9 +42,11 @@ async function main() {
     batchSize: v['batch-size'] ? Number(v['batch-size']) : undefined,
     redis: v.redis ? {url: v.redis, queue: v.queue ?? 'bench', shards: Number(v.shards)} : undefined,
   }, {onPass: p => passes.push(p)});
-  console.log(JSON.stringify({executor: result.executor, train_rows: result.train_rows,
+  const flops = stopCounting?.() ?? null;
+  console.log(JSON.stringify({executor: result.executor, threads_start_seconds: result.threads_start_seconds,
+                              train_rows: result.train_rows,
                               train_seconds: result.er.train_seconds, test_error: result.er.test_error,
-                              history: result.er.history, peak_rss_mb: peakRssMb(), passes}));
+                              history: result.er.history, peak_rss_mb: peakRssMb(), passes, flops}));
 }
 
 main().catch(e => {

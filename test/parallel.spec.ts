@@ -8,8 +8,8 @@ import {UpdateSession} from '../src/engine/index';
 import {er, ERExecutor, ERInputError, ExecutorRun} from '../src/index';
 import {ThreadPool, threadPool} from '../src/node/index';
 import {describeBackends} from './helpers/backends';
-import {maxDiff, toyClassification} from './helpers/data';
-import {expectSameWeights, smallConvnet, smallMlp, twins} from './helpers/models';
+import {toyClassification} from './helpers/data';
+import {expectSameWeights, expectUnchanged, smallConvnet, smallMlp, twins} from './helpers/models';
 
 type Make = () => tf.LayersModel;
 
@@ -109,7 +109,7 @@ describeBackends('threadPool executor', backend => {
     await expectAsync(model.fit(x, y, {epochs: 2, batchSize: 100, verbose: 0}))
         .toBeRejectedWithError(/thread \d of 2 died: worker exited.*during pass target \w+/);
     expect(tf.memory().numTensors).toBe(tensors);
-    model.getWeights().forEach((w, i) => expect(maxDiff(w, before[i])).toBe(0));
+    expectUnchanged(model.getWeights(), before);
     // the pool replaced the thread: training on it works and matches in-process
     model.compile({optimizer: er({executor: pool}), loss: 'categoricalCrossentropy'});
     twin.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
@@ -147,9 +147,11 @@ describeBackends('threadPool executor', backend => {
     expect(await pool.memory()).toEqual([0, 0]);
   });
 
-  it('close() ends every thread; a closed pool says so; tfjs-node is refused with the reason', async () => {
+  it('ready() waits for every thread; close() ends them; a closed pool says so; tfjs-node is refused with the reason', async () => {
     const own = threadPool({threads: 2, backend: 'cpu'});
     expect(own.shards).toBe(2);
+    await own.ready();
+    expect(await own.memory()).toEqual([0, 0]);
     const model = smallMlp();
     model.compile({optimizer: er({executor: own}), loss: 'categoricalCrossentropy'});
     await model.fit(x, y, {epochs: 1, batchSize: 100, verbose: 0});
@@ -159,6 +161,7 @@ describeBackends('threadPool executor', backend => {
     await own.close();
     await Promise.all(exits);
     await expectAsync(model.fit(x, y, {epochs: 1, verbose: 0})).toBeRejectedWithError(/the pool is closed/);
+    await expectAsync(own.ready()).toBeRejectedWithError(/the pool is closed/);
     model.dispose();
     expect(() => threadPool({backend: 'tensorflow'})).toThrowMatching(
         e => e instanceof ERInputError && /cannot be loaded in more than one worker thread.*#8388/.test(e.message));

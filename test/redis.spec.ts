@@ -14,13 +14,9 @@ import {redisExecutor, RedisExecutorOptions} from '../src/node/index';
 import {maxDiff, toyClassification} from './helpers/data';
 import {freePort, TestRedis, TestWorker, until, WorkerLine} from './helpers/redis';
 import {CLASSES, FEATURES, toyRows} from './helpers/redis_shards';
-import {expectSameWeights, smallConvnet, smallMlp, twins} from './helpers/models';
+import {expectSameWeights, expectUnchanged, smallConvnet, smallMlp, twins} from './helpers/models';
 
 const root = path.resolve(__dirname, '..');
-
-function expectUnchanged(model: tf.LayersModel, before: tf.Tensor[]) {
-  model.getWeights().forEach((w, i) => expect(maxDiff(w, before[i])).withContext(`weight ${i}`).toBe(0));
-}
 
 /** Trains `make()` in-process and on `executor` from the same weights; returns both models. */
 async function compare(make: () => tf.LayersModel, options: RedisExecutorOptions, x: tf.Tensor, y: tf.Tensor,
@@ -146,7 +142,7 @@ describe('redisExecutor (Node, BullMQ on a private redis-server)', () => {
         /shard 1 of 1 \(rows 0…2999\) on this worker is not the coordinator's: its module source gave 3000 rows, Σx .* the coordinator has 3000 rows/);
     expect(Date.now() - t0).withContext('refused at once, not retried').toBeLessThan(10000);
     expect(tf.memory().numTensors).toBe(tensors);
-    expectUnchanged(model, before);
+    expectUnchanged(model.getWeights(), before);
     await ex.close();
     tf.dispose([xs, ys, ...before]);
     model.dispose();
@@ -160,7 +156,7 @@ describe('redisExecutor (Node, BullMQ on a private redis-server)', () => {
     const before = model.getWeights().map(w => w.clone());
     await expectAsync(model.fit(x, y, {epochs: 1, batchSize: 100, verbose: 0})).toBeRejectedWithError(
         /refused a job from a tfjs-er 0\.0\.0-other coordinator: run the same tfjs-er version/);
-    expectUnchanged(model, before);
+    expectUnchanged(model.getWeights(), before);
     await ex.close();
     tf.dispose(before);
     model.dispose();
@@ -177,7 +173,7 @@ describe('redisExecutor (Node, BullMQ on a private redis-server)', () => {
     for (const shuffle of [false, true]) {
       await expectAsync(model.fit(bad, y, {epochs: 1, batchSize: 100, verbose: 0, shuffle}))
           .toBeRejectedWithError(ERInputError, /NaN or Infinity.*Weights were not changed/);
-      expectUnchanged(model, before);
+      expectUnchanged(model.getWeights(), before);
     }
     await model.fit(x, y, {epochs: 1, batchSize: 100, verbose: 0});
     expect(maxDiff(model.getWeights()[0], before[0])).toBeGreaterThan(0);
@@ -248,7 +244,7 @@ describe('redisExecutor (Node, BullMQ on a private redis-server)', () => {
       await expectAsync(model.fit(bx, by, {epochs: 1, batchSize: 100, verbose: 0})).toBeRejectedWithError(
           /no worker has served the queue for workerTimeout = 2 s during pass target \w+ of update 1; start workers/);
       expect(tf.memory().numTensors).toBe(tensors);
-      expectUnchanged(model, before);
+      expectUnchanged(model.getWeights(), before);
       await ex.close();
       tf.dispose(before);
       model.dispose();
@@ -265,7 +261,7 @@ describe('redisExecutor (Node, BullMQ on a private redis-server)', () => {
     await expectAsync(model.fit(x, y, {epochs: 1, batchSize: 100, verbose: 0}))
         .toBeRejectedWithError(/Redis is unreachable while starting a fit .*start it or check the URL/);
     expect(tf.memory().numTensors).toBe(tensors);
-    expectUnchanged(model, before);
+    expectUnchanged(model.getWeights(), before);
     await nowhere.close();
     // a restart between two passes of an update loses the queue and the update's weights
     const own = await TestRedis.start();
@@ -279,7 +275,7 @@ describe('redisExecutor (Node, BullMQ on a private redis-server)', () => {
           /connection to Redis was lost during pass \w+.*Weights were not changed|Redis no longer holds this fit's data/);
       await (await restarted).result;
       expect(tf.memory().numTensors).toBe(tensors);
-      expectUnchanged(model, before);
+      expectUnchanged(model.getWeights(), before);
       // the workers reconnect to the new server; the next fit is the in-process one
       const twin = smallMlp();
       twin.setWeights(model.getWeights());

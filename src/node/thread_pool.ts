@@ -91,6 +91,14 @@ export class ThreadPool implements ERExecutor {
     return executors.RemoteRun.open(spec, shards, options);
   }
 
+  /**
+   * Resolves once every thread has loaded tfjs and its backend. Optional: a
+   * fit started before then waits for the threads inside its first update.
+   */
+  async ready(): Promise<void> {
+    await (await this.open({units: [], inputShape: []}, {chunkRows: 1})).close();
+  }
+
   /** Live tensors in each thread's tfjs (between runs: 0 unless something leaked). */
   async memory(): Promise<number[]> {
     const run = await this.open({units: [], inputShape: []}, {chunkRows: 1}) as executors.RemoteRun;

@@ -12,7 +12,7 @@ import {balancedSubset, DatasetName, LabelledImages, loadDataset} from './datase
 import {fileSaveHandler} from './fs_io';
 import {buildConvnet, buildMlp, parseArch, parseConvArch} from './models';
 import {redisExecutor, RedisPassReport} from './redis_executor';
-import {threadPool} from './thread_pool';
+import {ThreadPool, threadPool} from './thread_pool';
 
 /** Options of one run (the CLI's flags). */
 export interface TrainOptions {
@@ -74,6 +74,8 @@ export interface TrainResult {
   threads: number;
   /** Where ER's passes ran: 'in-process', 'threads ×N' or the Redis queue. */
   executor: string;
+  /** Seconds the worker threads took to start (load tfjs and the backend), before the first update; 0 without. */
+  threads_start_seconds: number;
   train_rows: number;
   seed: number;
   er: RunSummary;
@@ -156,6 +158,10 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       threads > 1 ? threadPool({threads, backend: backend as 'wasm'|'cpu'}) : null;
   hooks.onExecutor?.(opts.redis ? pool!.name : threads > 1 ? `${threads} worker threads` : '1 thread', backend);
   try {
+    // thread start-up is paid once per pool, not per update: wait for it before timing the updates
+    const started = Date.now();
+    if (pool instanceof ThreadPool) await pool.ready();
+    const threadsStart = pool instanceof ThreadPool ? (Date.now() - started) / 1000 : 0;
     const model = steps ? buildConvnet(steps, set.imageShape, activation, opts.seed) :
                           buildMlp(dims, activation, opts.seed);
     if (opts.init === 'data') {
@@ -175,7 +181,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     model.dispose();
     optimizer.dispose();
     const result: TrainResult = {dataset: opts.dataset, backend, arch: opts.arch ?? dims.join('-'), threads,
-                                 executor: pool?.name ?? 'in-process', train_rows: set.count, seed: opts.seed, er: erRun};
+                                 executor: pool?.name ?? 'in-process', threads_start_seconds: Number(threadsStart.toFixed(2)),
+                                 train_rows: set.count, seed: opts.seed, er: erRun};
     if (opts.compareAdam) {
       if (steps && backend === 'wasm') {
         throw new Error('--compare adam: tfjs 4.22\'s wasm backend cannot train conv2d layers by backprop (it has ' +

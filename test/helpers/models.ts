@@ -67,3 +67,9 @@ export function expectSameWeights(a: tf.LayersModel, b: tf.LayersModel, what: st
     expect(maxDiff(w, bw[i]) / scale).withContext(`${what}, weight ${i}`).toBeLessThan(1e-4);
   });
 }
+
+/** Expects `weights` to equal `before` exactly (a failed or refused call left them as they were). */
+export function expectUnchanged(weights: tf.Tensor[], before: tf.Tensor[], what = 'weight'): void {
+  expect(weights.length).withContext(`${what}s`).toBe(before.length);
+  weights.forEach((w, i) => expect(maxDiff(w, before[i])).withContext(`${what} ${i}`).toBe(0));
+}
