@@ -83,10 +83,10 @@ export function extractPatches(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
 /**
  * The patches of `x` [n, H, W, c] as regression rows [n·H'·W', c·kh·kw],
  * ordered (channel, row offset, column offset): one depthwise convolution
- * with one-hot kernels ({@link patchKernel}; kh·kw multiply-adds per value; faster than offset
- * slices and a concat, or an identity convolution, which costs (kh·kw·c)²
- * per position). The kernel rows of the
- * regression follow the same order (see `units.ts`, `kernelMatrix`).
+ * with one-hot kernels ({@link patchKernel}; kh·kw multiply-adds per value;
+ * faster than offset slices and a concat, or an identity convolution, which
+ * costs (kh·kw·c)² per position). The kernel rows of the regression follow
+ * the same order (see `units.ts`, `kernelMatrix`).
  */
 export function patchRows(x: tf.Tensor4D, g: ConvGeometry, kernel?: tf.Tensor4D): tf.Tensor2D {
   return tf.tidy(() => {

@@ -96,17 +96,22 @@ export class ThreadPool implements ERExecutor {
    * fit started before then waits for the threads inside its first update.
    */
   async ready(): Promise<void> {
-    await (await this.open({units: [], inputShape: []}, {chunkRows: 1})).close();
+    await (await this.openEmpty()).close();
   }
 
   /** Live tensors in each thread's tfjs (between runs: 0 unless something leaked). */
   async memory(): Promise<number[]> {
-    const run = await this.open({units: [], inputShape: []}, {chunkRows: 1}) as executors.RemoteRun;
+    const run = await this.openEmpty();
     try {
       return await run.memory();
     } finally {
       await run.close();
     }
+  }
+
+  /** A run of no units on every thread: each thread answers once its tfjs and backend are up. */
+  private openEmpty(): Promise<executors.RemoteRun> {
+    return this.open({units: [], inputShape: []}, {chunkRows: 1}) as Promise<executors.RemoteRun>;
   }
 
   /** Ends every thread; the pool cannot be used afterwards. */
