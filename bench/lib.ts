@@ -79,6 +79,12 @@ export function writeResults(name: string, command: string, data: unknown, table
 }
 
 /** A Markdown table. */
+/** How the conv suites' Adam baseline trains a convnet on wasm (a sentence for their notes). */
+export const ADAM_CONV_NOTE = 'Adam: lr 1e-3, batch 128, with the wasm matMul fix; tfjs 4.22\'s wasm backend has no ' +
+    'Conv2DBackpropFilter kernel, so backprop cannot train a stock conv2d there: the Adam model writes the same ' +
+    'convolution as patches (a frozen identity conv2d) + a dense layer on each patch (same function, same parameters ' +
+    'and initial values).';
+
 export function table(header: string[], rows: Array<Array<string|number>>): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`,
           ...rows.map(r => `| ${r.join(' | ')} |`)].join('\n');

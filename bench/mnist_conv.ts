@@ -4,7 +4,7 @@
  * core against Adam on the same network, test error after every update /
  * epoch. Target: ≤ 1.5 % test error within 5 updates.
  */
-import {runCli, RunResult, table, writeResults} from './lib';
+import {ADAM_CONV_NOTE, runCli, RunResult, table, writeResults} from './lib';
 
 /** The network (override with ER_MNIST_CONVNET). */
 const CONVNET = process.env.ER_MNIST_CONVNET ?? '784-c32k5-p2-10';
@@ -37,8 +37,6 @@ export async function mnistConvSuite(): Promise<void> {
                       'cumulative train s', 'best %', '≤ 1.5 % (target)?', 'peak RSS MB'], rows),
                [`Convnet ${CONVNET} (conv 5×5, 'same', ReLU → max-pool → flatten → dense softmax), glorot init ` +
                 '(seed 0), pixels/255. ER: mode erls, pass chunks of 500 images, the update on every core ' +
-                '(threadPool, one thread per core). Adam: lr 1e-3, batch 128, with the wasm matMul fix; tfjs 4.22\'s ' +
-                'wasm backend has no Conv2DBackpropFilter kernel, so the Adam model writes the same convolution as ' +
-                'patches (a frozen identity conv2d) + a dense layer on each patch (same function, parameters and ' +
-                'initial values). Evaluation after every update / epoch is excluded from the training time.']);
+                `(threadPool, one thread per core). ${ADAM_CONV_NOTE} Evaluation after every update / epoch is ` +
+                'excluded from the training time.']);
 }

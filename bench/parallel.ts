@@ -4,8 +4,9 @@
  * process per run, medians of PARALLEL_REPEATS (default 3). Also: rows per
  * second per thread, the process's peak memory (main thread and workers),
  * for the convnet the products' effective GFLOP/s (flops counted in one more
- * in-process run, harness/flops.ts), and a labelled projection to more threads fitted from the 1- and 2-thread
- * medians (Amdahl: T(n) = serial + parallel / n).
+ * in-process run, harness/flops.ts), and a labelled projection to more
+ * threads fitted from the 1- and 2-thread medians (Amdahl: T(n) = serial +
+ * parallel / n).
  */
 import * as fs from 'fs';
 import * as path from 'path';

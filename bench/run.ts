@@ -25,7 +25,7 @@
 import {execFileSync} from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
-import {errAfter, median, ROOT, runCli, RunResult, table, writeResults} from './lib';
+import {ADAM_CONV_NOTE, errAfter, median, ROOT, runCli, RunResult, table, writeResults} from './lib';
 import {costSuite} from './cost';
 import {cifarDir} from './cifar_dir';
 import {clusterSuite} from './cluster';
@@ -320,10 +320,7 @@ async function cifarConv() {
                [`Convnet ${arch}: conv 5×5, 64 filters, 'same', ReLU → max-pool 8×8 → flatten (1024) → ` +
                 'dense softmax; glorot init (seed 1), pixels/255. ER: plain mode, batch 500; the conv layer is ' +
                 'solved as a ridge regression of its reflected field on 5×5×3 patches (a 75×75 Gram, the bias by centring), the ' +
-                'output layer on the 1024 pooled features. Adam: lr 1e-3, batch 128; the wasm backend of tfjs 4.22 ' +
-                'has no Conv2DBackpropFilter kernel, so backprop cannot train a stock conv2d there: the Adam model ' +
-                'writes the same convolution as patches (a frozen identity conv2d) + a dense layer on each patch ' +
-                '(same function, same parameters and initial values) and uses the wasm matMul fix.']);
+                `output layer on the 1024 pooled features. ${ADAM_CONV_NOTE}`]);
 }
 
 async function memory() {

@@ -159,9 +159,12 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   hooks.onExecutor?.(opts.redis ? pool!.name : threads > 1 ? `${threads} worker threads` : '1 thread', backend);
   try {
     // thread start-up is paid once per pool, not per update: wait for it before timing the updates
-    const started = Date.now();
-    if (pool instanceof ThreadPool) await pool.ready();
-    const threadsStart = pool instanceof ThreadPool ? (Date.now() - started) / 1000 : 0;
+    let threadsStart = 0;
+    if (pool instanceof ThreadPool) {
+      const started = Date.now();
+      await pool.ready();
+      threadsStart = (Date.now() - started) / 1000;
+    }
     const model = steps ? buildConvnet(steps, set.imageShape, activation, opts.seed) :
                           buildMlp(dims, activation, opts.seed);
     if (opts.init === 'data') {
