@@ -2,7 +2,8 @@
  * One ER training run for the cluster and parallel suites (spawned by them,
  * one process per run): the CLI's training on the given executor, with every
  * pass's timings when it runs on Redis workers and the process's peak
- * resident memory (threads included). Prints one JSON line.
+ * resident memory (threads included), and each update's passes / reduce /
+ * solve seconds. Prints one JSON line.
  *
  *   tsx bench/update_run.ts --arch A --mode M [--dataset D] [--train-size N] [--epochs E]
  *                           [--init data|glorot] [--threads N | --redis URL --shards S --queue Q]
@@ -10,6 +11,7 @@
  */
 import * as fs from 'fs';
 import {parseArgs} from 'util';
+import {SweepReport} from 'tfjs-er';
 import {RedisPassReport} from 'tfjs-er/node';
 import {train} from '../src/node/train';
 import {countProductFlops} from './harness/flops';
@@ -34,6 +36,7 @@ async function main() {
   if (v['count-flops'] && v.threads !== '1') throw new Error('--count-flops needs --threads 1 (workers have their own engines)');
   const stopCounting = v['count-flops'] ? countProductFlops() : null;
   const passes: RedisPassReport[] = [];
+  const updates: Array<Pick<SweepReport, 'seconds'|'passSeconds'>> = [];
   const result = await train({
     dataset: (v.dataset ?? 'mnist') as 'mnist', arch: v.arch, mode: v.mode as 'er'|'erls',
     init: (v.init ?? 'data') as 'data'|'glorot',
@@ -41,12 +44,12 @@ async function main() {
     trainSize: v['train-size'] ? Number(v['train-size']) : undefined,
     batchSize: v['batch-size'] ? Number(v['batch-size']) : undefined,
     redis: v.redis ? {url: v.redis, queue: v.queue ?? 'bench', shards: Number(v.shards)} : undefined,
-  }, {onPass: p => passes.push(p)});
+  }, {onPass: p => passes.push(p), onUpdate: r => updates.push({seconds: r.seconds, passSeconds: r.passSeconds})});
   const flops = stopCounting?.() ?? null;
   console.log(JSON.stringify({executor: result.executor, threads_start_seconds: result.threads_start_seconds,
                               train_rows: result.train_rows,
                               train_seconds: result.er.train_seconds, test_error: result.er.test_error,
-                              history: result.er.history, peak_rss_mb: peakRssMb(), passes, flops}));
+                              history: result.er.history, peak_rss_mb: peakRssMb(), passes, updates, flops}));
 }
 
 main().catch(e => {

@@ -4,14 +4,31 @@
  * the pass, nothing leaked on either side, and every thread ended by close().
  */
 import * as tf from '@tensorflow/tfjs';
-import {UpdateSession} from '../src/engine/index';
+import {choleskyInPlace, UpdateSession} from '../src/engine/index';
+import {RemoteRun, SHARED_FACTOR_MIN} from '../src/executors/remote';
 import {er, ERExecutor, ERInputError, ExecutorRun} from '../src/index';
 import {ThreadPool, threadPool} from '../src/node/index';
 import {describeBackends} from './helpers/backends';
 import {toyClassification} from './helpers/data';
+import {lcg} from './helpers/linalg';
 import {expectSameWeights, expectUnchanged, smallConvnet, smallMlp, twins} from './helpers/models';
 
 type Make = () => tf.LayersModel;
+
+/** A random n×n SPD matrix X Xᵀ/m + ridge·I from m columns (row-major). */
+function randomGram(n: number, m: number, seed: number, ridge = 0.01): Float64Array {
+  const r = lcg(seed);
+  const X = Float64Array.from({length: n * m}, () => r() - 0.5);
+  const A = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = 0;
+      for (let k = 0; k < m; k++) s += X[i * m + k] * X[j * m + k];
+      A[i * n + j] = A[j * n + i] = s / m + (i === j ? ridge : 0);
+    }
+  }
+  return A;
+}
 
 /** An executor that terminates one of the pool's threads as it asks for pass number `at` of an update. */
 function killing(pool: ThreadPool, at: number): ERExecutor {
@@ -129,6 +146,69 @@ describeBackends('threadPool executor', backend => {
         .toBeRejectedWithError(ERInputError, /NaN or Infinity/);
     bad.dispose();
     model.dispose();
+  });
+
+  it('the threads share the solves\' factorisations: the same factor bit for bit; a singular Gram is refused alike', async () => {
+    const run = await pool.open({units: [], inputShape: []}, {chunkRows: 1}) as RemoteRun;
+    try {
+      // odd sizes: partial 48-column blocks and every remainder of the 4-row tiles
+      for (const n of [SHARED_FACTOR_MIN, SHARED_FACTOR_MIN + 1, SHARED_FACTOR_MIN + 42, SHARED_FACTOR_MIN + 99]) {
+        const here = randomGram(n, 40, n);  // rank 40 + ridge: a hard, ill-conditioned Gram
+        const upper = here.slice();
+        const shared = here.slice();
+        expect(choleskyInPlace(here, n, false)).toBe(true);
+        expect(await run.factor({kind: 'factor', matrix: shared, n})).toBe(true);
+        let diff = 0;
+        for (let i = 0; i < n * n; i++) diff = Math.max(diff, Math.abs(here[i] - shared[i]));
+        expect(diff).withContext(`n = ${n}`).toBe(0);
+        // the strict upper triangle (what a retry restores from) is untouched
+        for (let i = 0; i < n; i += 97) expect(shared[i * n + n - 1]).toBe(upper[i * n + n - 1]);
+      }
+      const n = SHARED_FACTOR_MIN + 5;
+      const singular = randomGram(n, 40, 3, 0);
+      expect(choleskyInPlace(singular.slice(), n, false)).toBe(false);
+      expect(await run.factor({kind: 'factor', matrix: singular, n})).toBe(false);
+    } finally {
+      await run.close();
+    }
+  });
+
+  it('a fit whose Gram is factored by the threads gives the in-process weights', async () => {
+    const features = SHARED_FACTOR_MIN + 10;  // the first layer's Gram (features wide) is shared
+    const wide = tf.tidy(() => tf.concat([x, tf.randomUniform([600, features - 4], 0, 1, 'float32', 9)], 1)) as tf.Tensor2D;
+    const [local, threaded] = twins(() => smallMlp(features, [16, 8]));
+    local.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
+    threaded.compile({optimizer: er({executor: pool}), loss: 'categoricalCrossentropy'});
+    const factor = spyOn(RemoteRun.prototype, 'factor').and.callThrough();
+    await local.fit(wide, y, {epochs: 2, batchSize: 200, verbose: 0});
+    await threaded.fit(wide, y, {epochs: 2, batchSize: 200, verbose: 0});
+    expect(factor.calls.all().some(c => c.args[0].n === features)).toBe(true);
+    expectSameWeights(local, threaded, 'shared factorisation');
+    tf.dispose(wide);
+    local.dispose();
+    threaded.dispose();
+  });
+
+  it('a thread killed during a shared factorisation rejects naming it, releases the other thread; pool usable', async () => {
+    const n = SHARED_FACTOR_MIN + 50;
+    const run = await pool.open({units: [], inputShape: []}, {chunkRows: 1}) as RemoteRun;
+    try {
+      void pool.threads[0].terminate();
+      await expectAsync(run.factor({kind: 'factor', matrix: randomGram(n, 40, 1), n}))
+          .toBeRejectedWithError(new RegExp(`thread \\d of 2 (died|ended).*factorisation of a ${n}×${n} Gram`));
+    } finally {
+      await run.close();
+    }
+    // both threads take part again (a thread still waiting would hang this)
+    const again = await pool.open({units: [], inputShape: []}, {chunkRows: 1}) as RemoteRun;
+    try {
+      const a = randomGram(n, 40, 1), b = a.slice();
+      choleskyInPlace(a, n, false);
+      expect(await again.factor({kind: 'factor', matrix: b, n})).toBe(true);
+      expect(b[(n - 1) * n + n - 2]).toBe(a[(n - 1) * n + n - 2]);
+    } finally {
+      await again.close();
+    }
   });
 
   it('leaks nothing in the coordinator or the threads', async () => {

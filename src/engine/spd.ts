@@ -25,41 +25,28 @@ const PIVOT_TOL = 1e-10;
 export function choleskyInPlace(a: Float64Array, n: number, zeroUpper = true): boolean {
   for (let jb = 0; jb < n; jb += BLOCK) {
     const je = Math.min(jb + BLOCK, n);
-    // 1. Update block column [jb, je) of rows i >= jb by the factored columns [0, jb):
-    //    A[i][j] -= sum_{k<jb} L[i][k] L[j][k], for j in [jb, min(je, i+1)).
-    if (jb > 0) updatePanel(a, n, jb, je);
-    // 2. Factor the block column with the columns inside it.
-    for (let j = jb; j < je; j++) {
-      const rj = j * n;
-      const ajj = a[rj + j];
-      let d = ajj;
-      for (let k = jb; k < j; k++) d -= a[rj + k] * a[rj + k];
-      // A pivot below 1e-10 of its diagonal entry is rounding noise: singular.
-      if (!(d > PIVOT_TOL * ajj) || !Number.isFinite(d)) return false;
-      const ljj = Math.sqrt(d);
-      a[rj + j] = ljj;
-      const inv = 1 / ljj;
-      for (let i = j + 1; i < n; i++) {
-        const ri = i * n;
-        let s = a[ri + j];
-        for (let k = jb; k < j; k++) s -= a[ri + k] * a[rj + k];
-        a[ri + j] = s * inv;
-      }
-    }
+    if (jb > 0) updatePanel(a, n, jb, je, 0, 1);
+    if (!factorDiagonalBlock(a, n, jb, je)) return false;
+    solvePanel(a, n, jb, je, 0, 1);
   }
   if (zeroUpper) for (let i = 0; i < n; i++) a.fill(0, i * n + i + 1, (i + 1) * n);
   return true;
 }
 
+/** Columns per block of {@link choleskyInPlace} (and of the shared factorisation). */
+export const CHOLESKY_BLOCK = BLOCK;
+
 /**
- * A[i][j] -= dot(L[i][0:kEnd], L[j][0:kEnd]) for i >= jb, j in [jb, min(je, i+1)).
- * Tiles of 4 rows × 2 columns: 8 accumulators fed by 6 loads per k (a 2×2 tile
- * needs 4 loads for 4), which V8 keeps in registers (docs/performance.md).
+ * Step 1 of block column [jb, je), for the rows of part `part` of `parts`
+ * (tiles of 4 rows from jb, dealt in turn): A[i][j] -= dot(L[i][0:jb],
+ * L[j][0:jb]) for i >= jb, j in [jb, min(je, i+1)). Tiles of 4 rows × 2
+ * columns: 8 accumulators fed by 6 loads per k (a 2×2 tile needs 4 loads for
+ * 4), which V8 keeps in registers (docs/performance.md).
  */
-function updatePanel(a: Float64Array, n: number, jb: number, je: number): void {
+export function updatePanel(a: Float64Array, n: number, jb: number, je: number, part: number, parts: number): void {
   const kEnd = jb;
-  let i = jb;
-  for (; i + 3 < n; i += 4) {
+  let i = jb + 4 * part;
+  for (; i + 3 < n; i += 4 * parts) {
     const r0 = i * n, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n;
     const jMax = Math.min(je, i + 4);  // row i+3 needs j <= i+3
     for (let j = jb; j < jMax; j += 2) {
@@ -87,6 +74,8 @@ function updatePanel(a: Float64Array, n: number, jb: number, je: number): void {
       }
     }
   }
+  // the last rows (fewer than 4) form the next tile, if it is this part's
+  if (i >= n) return;
   for (; i < n; i++) {
     const r0 = i * n;
     const jMax = Math.min(je, i + 1);
@@ -95,6 +84,51 @@ function updatePanel(a: Float64Array, n: number, jb: number, je: number): void {
       let s = 0;
       for (let k = 0; k < kEnd; k++) s += a[r0 + k] * a[c0 + k];
       a[r0 + j] -= s;
+    }
+  }
+}
+
+/**
+ * Step 2: factors the diagonal block [jb, je) (already updated by step 1) in
+ * place. False if a pivot falls below 1e-10 of its diagonal entry (the Grams
+ * come from float32 sums, so anything smaller is rounding noise) or is not finite.
+ */
+export function factorDiagonalBlock(a: Float64Array, n: number, jb: number, je: number): boolean {
+  for (let j = jb; j < je; j++) {
+    const rj = j * n;
+    const ajj = a[rj + j];
+    let d = ajj;
+    for (let k = jb; k < j; k++) d -= a[rj + k] * a[rj + k];
+    if (!(d > PIVOT_TOL * ajj) || !Number.isFinite(d)) return false;
+    const ljj = Math.sqrt(d);
+    a[rj + j] = ljj;
+    const inv = 1 / ljj;
+    for (let i = j + 1; i < je; i++) {
+      const ri = i * n;
+      let s = a[ri + j];
+      for (let k = jb; k < j; k++) s -= a[ri + k] * a[rj + k];
+      a[ri + j] = s * inv;
+    }
+  }
+  return true;
+}
+
+/**
+ * Step 3: the block column's rows below the diagonal block, for the rows of
+ * part `part` of `parts` (the tiles of {@link updatePanel}): row i solves
+ * against the factored diagonal block, L[i][jb:je] = A[i][jb:je] L_jj⁻ᵀ.
+ */
+export function solvePanel(a: Float64Array, n: number, jb: number, je: number, part: number, parts: number): void {
+  const inv = new Float64Array(je - jb);
+  for (let j = jb; j < je; j++) inv[j - jb] = 1 / a[j * n + j];
+  for (let i = je; i < n; i++) {
+    if (parts > 1 && ((i - jb) >> 2) % parts !== part) continue;
+    const ri = i * n;
+    for (let j = jb; j < je; j++) {
+      const rj = j * n;
+      let s = a[ri + j];
+      for (let k = jb; k < j; k++) s -= a[ri + k] * a[rj + k];
+      a[ri + j] = s * inv[j - jb];
     }
   }
 }
@@ -190,6 +224,28 @@ export function solveSPD(a: Float64Array, n: number, b: Float64Array, m: number,
 }
 
 /**
+ * A solve's request to factor `matrix` (n×n row-major, lower triangle) in
+ * place by {@link choleskyInPlace} (strict upper triangle untouched); the
+ * answer is whether it was positive definite. Whoever runs the solve may do
+ * it on several threads (see `spd_shared.ts`).
+ */
+export interface FactorRequest {
+  kind: 'factor';
+  matrix: Float64Array;
+  n: number;
+}
+
+/** A solve written as steps that ask for their factorisations (answered true or false). */
+export type FactorSteps<T> = Generator<FactorRequest, T, unknown>;
+
+/** Runs `steps`, factoring every matrix in this thread. */
+export function factorHere<T>(steps: FactorSteps<T>): T {
+  let r = steps.next();
+  while (!r.done) r = steps.next(choleskyInPlace(r.value.matrix, r.value.n, false));
+  return r.value;
+}
+
+/**
  * {@link solveSPD} without the copy of A: A (exactly symmetric) becomes the
  * factor, so a d×d system needs one d² array instead of two (128 MB less at
  * d = 4000). The factor's strict upper triangle keeps A's values (the solves
@@ -198,6 +254,12 @@ export function solveSPD(a: Float64Array, n: number, b: Float64Array, m: number,
  */
 export function solveSPDInPlace(a: Float64Array, n: number, b: Float64Array, m: number,
                                 shift: number): SPDSolveResult {
+  return factorHere(solveSPDSteps(a, n, b, m, shift));
+}
+
+/** {@link solveSPDInPlace} as steps: the factorisations are asked for (see {@link FactorRequest}). */
+export function* solveSPDSteps(a: Float64Array, n: number, b: Float64Array, m: number,
+                               shift: number): FactorSteps<SPDSolveResult> {
   const diag = new Float64Array(n);
   let meanDiag = 0;
   for (let i = 0; i < n; i++) {
@@ -213,7 +275,7 @@ export function solveSPDInPlace(a: Float64Array, n: number, b: Float64Array, m: 
       }
     }
     for (let i = 0; i < n; i++) a[i * n + i] = diag[i] + s;
-    if (choleskyInPlace(a, n, false)) {
+    if ((yield {kind: 'factor', matrix: a, n}) === true) {
       const x = new Float64Array(b);
       choleskySolveInPlace(a, n, x, m);
       return {x, factor: a, shift: s, raises};

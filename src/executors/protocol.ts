@@ -39,6 +39,13 @@ export type ShardRequest =
     {op: 'pass', plan: PassPlan}|
     /** End the update (drop its weights and kept targets). */
     {op: 'end'}|
+    /**
+     * Take part `part` of `parts` in factoring the n×n float64 matrix in
+     * `matrix` in place, synchronised through `control` (engine
+     * `choleskyPart`); answers whether it was positive definite. Needs
+     * shared memory (worker threads; Web Workers of a cross-origin-isolated page).
+     */
+    {op: 'factor', matrix: SharedArrayBuffer, n: number, part: number, parts: number, control: SharedArrayBuffer}|
     /** Live tensors in the shard's tfjs (for leak checks and monitoring). */
     {op: 'memory'}|
     /** End the run. */

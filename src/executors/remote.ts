@@ -6,7 +6,8 @@
  * once and rebuilds their errors with the shard and the pass named.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {BatchSource, isSolved, NetworkSpec, NetworkUnit, PassStats, SweepRequest, UpdateSession, UnitWeights} from '../engine/index';
+import {abortFactor, BatchSource, choleskyInPlace, CONTROL_SLOTS, FactorRequest, isSolved, NetworkSpec, NetworkUnit, PassStats,
+        SweepRequest, UpdateSession, UnitWeights} from '../engine/index';
 import {ExecutorRun, RunOptions} from './executor';
 import {buffersOf, errorFromWire, ShardPort, ShardReply, ShardRequest, toWire, WireChunk, weightsToWire} from './protocol';
 import {shardBounds} from './shards';
@@ -73,18 +74,27 @@ function passName(req: Extract<SweepRequest, {kind: 'pass'}>, units: NetworkUnit
   return p.kind === 'target' ? `pass target ${units[p.unit].name}` : `pass ${p.kind}`;
 }
 
+/** Grams at least this wide are factored by the shards together when they share memory; smaller ones here. */
+export const SHARED_FACTOR_MIN = 768;
+
 /** A run on remote shards (see the module comment). */
 export class RemoteRun implements ExecutorRun {
   rows = 0;
   /** Chunks appended so far (the next one goes to shard `dealt % shards`). */
   private dealt = 0;
 
-  constructor(private readonly shards: RemoteShard[], private readonly options: RunOptions) {}
+  /**
+   * @param sharedMemory the shards can work on a SharedArrayBuffer (threads
+   *     of this process): the solves' factorisations are then shared by them.
+   */
+  constructor(private readonly shards: RemoteShard[], private readonly options: RunOptions,
+              private readonly sharedMemory = false) {}
 
   /** Opens a run on every shard. */
-  static async open(spec: NetworkSpec, shards: RemoteShard[], options: RunOptions): Promise<RemoteRun> {
+  static async open(spec: NetworkSpec, shards: RemoteShard[], options: RunOptions,
+                    sharedMemory = false): Promise<RemoteRun> {
     await Promise.all(shards.map((s, i) => s.request({op: 'open', spec, shard: i, shards: shards.length}, 'open')));
-    return new RemoteRun(shards, options);
+    return new RemoteRun(shards, options, sharedMemory);
   }
 
   async load(source: BatchSource, rows: number): Promise<void> {
@@ -132,12 +142,37 @@ export class RemoteRun implements ExecutorRun {
           req.slot === 'readout' ? `set step read-out ${req.unit}` : `set ${req.slot} of ${units[req.unit].name}`),
       pass: req => Promise.all(this.shards.map(s => s.request<PassStats>({op: 'pass', plan: req.plan},
                                                                        passName(req, units)))),
+      factor: req => this.factor(req),
       end: async () => {
         // ends the update on live shards; a dead one has nothing left to end
         await Promise.all(this.shards.filter(s => !s.gone).map(s => s.request({op: 'end'}, 'end update')
             .catch(() => undefined)));
       },
     };
+  }
+
+  /**
+   * Factors a solve's Gram: on every shard's thread at once over shared
+   * memory (engine `choleskyPart`; the same factor, bit for bit), else here.
+   * If a shard fails the others are released and the call rejects.
+   */
+  async factor(req: FactorRequest): Promise<boolean> {
+    const {matrix, n} = req, parts = this.shards.length;
+    if (!this.sharedMemory || parts < 2 || n < SHARED_FACTOR_MIN) return choleskyInPlace(matrix, n, false);
+    const shared = new Float64Array(new SharedArrayBuffer(n * n * 8));
+    shared.set(matrix.subarray(0, n * n));
+    const control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
+    let answers: boolean[];
+    try {
+      answers = await Promise.all(this.shards.map((s, part) => s.request<boolean>(
+          {op: 'factor', matrix: shared.buffer as SharedArrayBuffer, n, part, parts, control},
+          `factorisation of a ${n}×${n} Gram`)));
+    } catch (e) {
+      abortFactor(new Int32Array(control));
+      throw e;
+    }
+    matrix.set(shared);
+    return answers.every(ok => ok === true);
   }
 
   /** Live tensors on each shard. */

@@ -5,7 +5,7 @@
  * and releases them when the update or the run ends.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {NetworkSpec, ShardChunk, ShardRunner, unitsOf, UnitWeights, WeightSlot} from '../engine/index';
+import {choleskyPart, NetworkSpec, ShardChunk, ShardRunner, unitsOf, UnitWeights, WeightSlot} from '../engine/index';
 import {buffersOf, errorToWire, fromWire, ShardEnvelope, ShardPort, ShardRequest, WireTensor,
         WireWeights} from './protocol';
 
@@ -102,6 +102,8 @@ export function serveShard(port: ShardPort, done: () => void): void {
       case 'end':
         endUpdate();
         return undefined;
+      case 'factor':
+        return choleskyPart(new Float64Array(req.matrix), req.n, req.part, req.parts, new Int32Array(req.control));
       case 'memory':
         return {numTensors: tf.memory().numTensors};
       case 'close':

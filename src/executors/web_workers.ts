@@ -83,7 +83,10 @@ export class WebWorkerPool implements ERExecutor {
     await Promise.all(slots.map(s => s.ready));
     const shards = slots.map((s, i) => new RemoteShard(`web worker ${i + 1} of ${this.shards}`, portOf(s.worker),
                                                        s.lifetime));
-    return RemoteRun.open(spec, shards, options);
+    // shared memory (for the solves) needs a cross-origin-isolated page
+    const shared = typeof SharedArrayBuffer !== 'undefined' &&
+        (globalThis as {crossOriginIsolated?: boolean}).crossOriginIsolated === true;
+    return RemoteRun.open(spec, shards, options, shared);
   }
 
   /** Live tensors in each worker's tfjs (between runs: 0 unless something leaked). */

@@ -88,7 +88,7 @@ export class ThreadPool implements ERExecutor {
         close: () => port1.close(),
       }, task);
     });
-    return executors.RemoteRun.open(spec, shards, options);
+    return executors.RemoteRun.open(spec, shards, options, true);
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as os from 'os';
-import {er, ERMode, initializeFromData} from 'tfjs-er';
+import {er, ERMode, initializeFromData, SweepReport} from 'tfjs-er';
 import {BackendChoice, useBackend} from './backend';
 import {balancedSubset, DatasetName, LabelledImages, loadDataset} from './datasets';
 import {fileSaveHandler} from './fs_io';
@@ -94,6 +94,8 @@ export interface TrainHooks {
   onEpochEnd?(optimizer: string, record: RunSummary['history'][number]): void;
   /** Each pass's timings, when ER runs on Redis workers. */
   onPass?(report: RedisPassReport): void;
+  /** ER's last update of an epoch: its passes, reduce and solve seconds (see {@link SweepReport}). */
+  onUpdate?(report: SweepReport): void;
 }
 
 function tensors(set: LabelledImages, images: boolean): {x: tf.Tensor, y: tf.Tensor2D} {
@@ -178,8 +180,13 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     const optimizer = er({mode: opts.mode ?? 'er', stepSearch: opts.stepSearch ?? 'refit', alpha: opts.alpha ?? 1e-3,
                           verbose: false, executor: pool ?? undefined});
     model.compile({optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy']});
+    const erHooks: TrainHooks = {...hooks, onEpochEnd: (label, record) => {
+      const report = optimizer.lastReport;
+      if (report != null) hooks.onUpdate?.(report);
+      hooks.onEpochEnd?.(label, record);
+    }};
     const erRun = await fitEpochs(`er(${opts.mode ?? 'er'})`, model, x, y, test, opts.epochs, opts.batchSize ?? 2000,
-                                  hooks);
+                                  erHooks);
     if (opts.save) await model.save(fileSaveHandler(opts.save));
     model.dispose();
     optimizer.dispose();

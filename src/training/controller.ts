@@ -124,6 +124,7 @@ export class ERController implements EpochTrainer {
         await tf.nextFrame();
         return inner.pass(r);
       },
+      ...(inner.factor ? {factor: r => inner.factor!(r)} : {}),
       end: () => inner.end(),
     };
     const steps = sweepSteps(units, this.config, {inputShape, cache: this.cache, predictions});

@@ -7,7 +7,7 @@
  * step search's refits) need no new factorisation.
  */
 import {ERInputError, ERNumericalError} from '../errors';
-import {choleskySolveInPlace, MAX_RIDGE_RAISES, raisedShift, solveSPDInPlace} from '../spd';
+import {choleskySolveInPlace, factorHere, FactorSteps, MAX_RIDGE_RAISES, raisedShift, solveSPDSteps} from '../spd';
 import {applyQ, applyQt, solveShifted, tridiagonalizeInPlace, TridiagonalForm} from '../tridiagonal';
 import {AUTO_ALPHAS, gcvAlpha} from './gcv';
 import {allFinite, mirrorLower, RidgeMoments} from './moments';
@@ -90,6 +90,13 @@ export function checkSolveConfig(config: RidgeSolveConfig, label: string): {alph
  */
 export function solveRidge(m: RidgeMoments, config: RidgeSolveConfig, label: string,
                            reuse: RidgeSystem|null = null): {solution: RidgeSolution, system: RidgeSystem} {
+  return factorHere(solveRidgeSteps(m, config, label, reuse));
+}
+
+/** {@link solveRidge} as steps that ask for their factorisation (see `FactorRequest` in spd.ts). */
+export function* solveRidgeSteps(m: RidgeMoments, config: RidgeSolveConfig, label: string,
+                                 reuse: RidgeSystem|null = null):
+    FactorSteps<{solution: RidgeSolution, system: RidgeSystem}> {
   const {alpha: requested, centred} = checkSolveConfig(config, label);
   const {d, k} = m;
   const cross = m.cross, gram = m.gram;
@@ -154,7 +161,7 @@ export function solveRidge(m: RidgeMoments, config: RidgeSolveConfig, label: str
         warnings.push(`${label}: the inputs are constant (zero variance); weights set to zero, bias to the target mean`);
         lambda = 1;
       }
-      const r = solveSPDInPlace(C, d, X, k, lambda);
+      const r = yield* solveSPDSteps(C, d, X, k, lambda);
       if (r.raises > 0) {
         warnings.push(`${label}: the ${d}×${d} Gram was singular at ridge ${lambda.toPrecision(3)}; raised to ` +
                       `${r.shift.toPrecision(3)} (${r.raises}×) to solve. Raise alpha to silence this.`);

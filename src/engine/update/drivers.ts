@@ -3,10 +3,11 @@
  * shards — synchronously on one shard in this thread, or through an
  * {@link UpdateSession} that may run them anywhere, possibly asynchronously.
  */
+import {choleskyInPlace} from '../spd';
 import {NetworkUnit} from '../units';
 import {ShardData, ShardRunner} from './map';
 import {mergePasses, PassStats} from './plan';
-import {SweepRequest, SweepResult, sweepSteps} from './sweep';
+import {SweepReply, SweepRequest, SweepResult, sweepSteps} from './sweep';
 
 /** The sweep of one update as a generator (what {@link sweepSteps} returns). */
 export type SweepSteps = ReturnType<typeof sweepSteps>;
@@ -17,15 +18,26 @@ export interface UpdateSession {
   set(request: Extract<SweepRequest, {kind: 'set'}>): void|Promise<void>;
   /** Runs a pass on every shard; one answer per shard. */
   pass(request: Extract<SweepRequest, {kind: 'pass'}>): PassStats[]|Promise<PassStats[]>;
+  /**
+   * Factors a Gram in place (see `FactorRequest`), e.g. shared with the
+   * shards' threads; true if it was positive definite. Without it the
+   * coordinator factors it alone.
+   */
+  factor?(request: Extract<SweepRequest, {kind: 'factor'}>): boolean|Promise<boolean>;
   /** Ends the update on every shard (drops its per-update state); called on success and on failure. */
   end(): void|Promise<void>;
+}
+
+/** Factors here, on the coordinator. */
+function factorOnCoordinator(request: Extract<SweepRequest, {kind: 'factor'}>): boolean {
+  return choleskyInPlace(request.matrix, request.n, false);
 }
 
 /** Runs a sweep's passes on `session`, asynchronously. On failure the sweep is closed (its tensors released). */
 export async function runSweep(steps: SweepSteps, session: UpdateSession): Promise<SweepResult> {
   let failed = true;
   try {
-    let reply = undefined as unknown as ReturnType<typeof mergePasses>;
+    let reply: SweepReply = undefined;
     for (;;) {
       const r = steps.next(reply);
       if (r.done) {
@@ -33,7 +45,9 @@ export async function runSweep(steps: SweepSteps, session: UpdateSession): Promi
         return r.value;
       }
       const req = r.value;
+      reply = undefined;
       if (req.kind === 'set') await session.set(req);
+      else if (req.kind === 'factor') reply = await (session.factor ?? factorOnCoordinator)(req);
       else reply = mergePasses(await session.pass(req));
     }
   } finally {
@@ -46,7 +60,7 @@ export async function runSweep(steps: SweepSteps, session: UpdateSession): Promi
 export function runSweepSync(steps: SweepSteps, session: UpdateSession): SweepResult {
   let failed = true;
   try {
-    let reply = undefined as unknown as ReturnType<typeof mergePasses>;
+    let reply: SweepReply = undefined;
     for (;;) {
       const r = steps.next(reply);
       if (r.done) {
@@ -54,7 +68,10 @@ export function runSweepSync(steps: SweepSteps, session: UpdateSession): SweepRe
         return r.value;
       }
       const req = r.value;
-      if (req.kind === 'set') {
+      reply = undefined;
+      if (req.kind === 'factor') {
+        reply = factorOnCoordinator(req);
+      } else if (req.kind === 'set') {
         if (session.set(req) instanceof Promise) throw new Error('runSweepSync needs a synchronous session');
       } else {
         const answers = session.pass(req);

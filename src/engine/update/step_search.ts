@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {mergeMoments, RidgeMoments} from '../ridge/moments';
 import {disposeWeights, UnitWeights} from '../units';
 import {MergedPass, PassPlan} from './plan';
-import type {SweepRequest} from './sweep';
+import type {SweepReply, SweepRequest} from './sweep';
 
 /** The steps γ the search may choose. */
 export const GAMMAS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256];
@@ -21,7 +21,7 @@ const COARSE_GAMMAS = [1, 4, 16, 64];
 /** What the search needs from the sweep. */
 export interface StepSearchContext {
   /** Runs a pass (and times it). */
-  pass(plan: PassPlan): Generator<SweepRequest, MergedPass, MergedPass>;
+  pass(plan: PassPlan): Generator<SweepRequest, MergedPass, SweepReply>;
   /** Solves the output unit's read-out from merged statistics (new tensors the search disposes). */
   readout(m: RidgeMoments): UnitWeights;
 }
@@ -37,7 +37,7 @@ export interface StepSearchContext {
  */
 export function* chooseStep(rule: 'refit'|'held', rows: number, searchRows: number, low: number, hidden: number[],
                             ctx: StepSearchContext):
-    Generator<SweepRequest, {gamma: number, scores?: Record<string, number>}, MergedPass> {
+    Generator<SweepRequest, {gamma: number, scores?: Record<string, number>}, SweepReply> {
   if (rule === 'held') {
     const p = yield* ctx.pass({kind: 'search', rows: searchRows, gammas: GAMMAS, low, blended: hidden});
     return {gamma: bestGamma(GAMMAS, p.misfit!.sums, p.misfit!.count)};
@@ -45,7 +45,7 @@ export function* chooseStep(rule: 'refit'|'held', rows: number, searchRows: numb
   if (rows < 2) return {gamma: 1};
   const stride = Math.max(2, Math.floor(rows / searchRows));
   const scores = new Map<number, number>();
-  function* tryGammas(gammas: number[]): Generator<SweepRequest, void, MergedPass> {
+  function* tryGammas(gammas: number[]): Generator<SweepRequest, void, SweepReply> {
     const fit = yield* ctx.pass({kind: 'searchFit', stride, phase: 0, gammas, low, blended: hidden});
     const readouts: UnitWeights[] = [];
     try {

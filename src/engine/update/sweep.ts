@@ -31,7 +31,8 @@ import {ERInputError} from '../errors';
 import {preimageOperator} from '../preimage';
 import {targetRange} from '../reflect';
 import {mergeMoments, RidgeMoments} from '../ridge/moments';
-import {refitLinear, RidgeSolution, RidgeSystem, solveRidge} from '../ridge/solve';
+import {refitLinear, RidgeSolution, RidgeSystem, solveRidge, solveRidgeSteps} from '../ridge/solve';
+import {FactorRequest} from '../spd';
 import {disposeWeights, isSolved, kernelFromMatrix, kernelMatrix, NetworkUnit, rowWidth, SolvedUnit, unitWidth,
         UnitWeights, validateUnits} from '../units';
 import {sameData, sameWeights, SweepCache, weightsFingerprint} from './cache';
@@ -108,7 +109,12 @@ export type SweepRequest =
     /** Make `value` unit `unit`'s weights in `slot` on every shard (null clears it). */
     {kind: 'set', slot: WeightSlot, unit: number, value: UnitWeights|tf.Tensor2D|null}|
     /** Run a pass on every shard; the driver answers with the merged result. */
-    {kind: 'pass', plan: PassPlan};
+    {kind: 'pass', plan: PassPlan}|
+    /** Factor a Gram in place (on the coordinator, or shared with the shards' threads); answered true if positive definite. */
+    FactorRequest;
+
+/** A driver's answer to a {@link SweepRequest}: the merged pass, or whether a factorisation succeeded. */
+export type SweepReply = MergedPass|boolean|undefined;
 
 /** Options of {@link sweepSteps} beyond the algorithm's. */
 export interface SweepRun {
@@ -146,7 +152,7 @@ export function checkSweepConfig(config: SweepConfig): Required<SweepConfig> {
  * (not changed, not copied). See the module comment.
  */
 export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: SweepRun):
-    Generator<SweepRequest, SweepResult, MergedPass> {
+    Generator<SweepRequest, SweepResult, SweepReply> {
   const t0 = now();
   const {alpha, beta, mode, refresh, searchRows, stepSearch} = checkSweepConfig(config);
   validateUnits(units, run.inputShape);
@@ -168,15 +174,15 @@ export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: Swee
   let inputGramReused = false, outputGramReused = false, gamma = 1;
   let stepScores: Record<string, number>|undefined;
 
-  function* pass(plan: PassPlan): Generator<SweepRequest, MergedPass, MergedPass> {
+  function* pass(plan: PassPlan): Generator<SweepRequest, MergedPass, SweepReply> {
     const tp = now();
-    const merged = yield {kind: 'pass', plan};
+    const merged = (yield {kind: 'pass', plan}) as MergedPass;
     const s = now() - tp;
     seconds.passes += s;
     passSeconds.push({pass: plan.kind === 'target' ? `target ${units[plan.unit].name}` : plan.kind, seconds: s});
     return merged;
   }
-  function* setNext(i: number, w: UnitWeights): Generator<SweepRequest, void, MergedPass> {
+  function* setNext(i: number, w: UnitWeights): Generator<SweepRequest, void, SweepReply> {
     disposeWeights(next[i]);
     next[i] = w;
     yield {kind: 'set', slot: 'next', unit: i, value: w};
@@ -187,16 +193,17 @@ export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: Swee
     seconds.reduce += now() - tr;
     return m;
   };
-  const solve = (i: number, m: RidgeMoments, reuse: RidgeSystem|null): {sol: RidgeSolution, system: RidgeSystem} => {
+  function* solve(i: number, m: RidgeMoments, reuse: RidgeSystem|null):
+      Generator<SweepRequest, {sol: RidgeSolution, system: RidgeSystem}, SweepReply> {
     const u = units[i] as SolvedUnit;
     const ts = now();
-    const {solution, system} = solveRidge(m, {alpha, fitIntercept: u.bias != null}, u.name, reuse);
+    const {solution, system} = yield* solveRidgeSteps(m, {alpha, fitIntercept: u.bias != null}, u.name, reuse);
     seconds.solve += now() - ts;
     lambdas[u.name] = solution.lambdaUsed;
     alphas[u.name] = solution.alpha;
     warnings.push(...solution.warnings);
     return {sol: solution, system};
-  };
+  }
 
   try {
     // The output unit's cached Gram applies if the hidden weights are those it was computed with.
@@ -218,7 +225,7 @@ export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: Swee
       outMoments = moments(yield* pass({kind: 'rebuild', unit: out}), out);
     }
     if (outMoments != null) {
-      const {sol} = solve(out, outMoments, reuseOut ? cachedOut!.system : null);
+      const {sol} = yield* solve(out, outMoments, reuseOut ? cachedOut!.system : null);
       outputGramReused = reuseOut;
       yield* setNext(out, toWeights(outUnit, sol));
     }
@@ -243,7 +250,7 @@ export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: Swee
       const p = yield* pass({kind: 'target', unit: k, part: reuse ? 'cross' : 'full', keepTargets});
       keepTargets = false;
       inputGramReused = inputGramReused || reuse;
-      const {sol, system} = solve(k, moments(p, k), reuse ? cachedIn!.system : null);
+      const {sol, system} = yield* solve(k, moments(p, k), reuse ? cachedIn!.system : null);
       yield* setNext(k, toWeights(u, sol));
       if (mode === 'erls') {
         const km = kernelMatrix(u);
@@ -290,7 +297,7 @@ export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: Swee
     const hiddenChanged = next.some((w, i) => w != null && i < out);
     if (refresh && outUnit.trainable && hiddenChanged) {
       const p = yield* pass({kind: 'refresh', unit: out});
-      const {sol, system} = solve(out, moments(p, out), null);
+      const {sol, system} = yield* solve(out, moments(p, out), null);
       yield* setNext(out, toWeights(outUnit, sol));
       if (cache != null && data != null) {
         cache.output = {unit: out, system, data, weights: weightsFingerprint(units.slice(0, out).map(
