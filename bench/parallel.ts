@@ -18,14 +18,21 @@ interface UpdateRun {
   train_rows: number; train_seconds: number; test_error: number; peak_rss_mb: number|null; flops?: number|null;
   /** Absent in runs made before the CLI waited for the threads. */
   threads_start_seconds?: number;
+  /** Each update's passes / reduce / solve seconds; absent in runs made before they were reported. */
+  updates?: Array<{seconds: {passes: number, reduce: number, solve: number, total: number}}>;
 }
 
-const CASES: Array<{label: string, args: string[], countFlops?: boolean}> = [
+/**
+ * countFlops: also count the products' flops (one more in-process run).
+ * pairs: also run two in-process updates at once (separate processes), the
+ * machine's own limit for two copies of this work on its two cores.
+ */
+const CASES: Array<{label: string, args: string[], countFlops?: boolean, pairs?: boolean}> = [
   {label: '784-1000-1000-10 erls, MNIST 60k', args: ['--arch', '784-1000-1000-10', '--mode', 'erls']},
   {label: '784-4000-10 er, MNIST 60k', args: ['--arch', '784-4000-10', '--mode', 'er']},
   {label: 'convnet 784-c32k5-p4-10 er, MNIST 10k', args: ['--arch', '784-c32k5-p4-10', '--mode', 'er',
                                                            '--train-size', '10000', '--batch-size', '500', '--init', 'glorot'],
-   countFlops: true},
+   countFlops: true, pairs: true},
 ];
 
 async function runUpdate(args: string[], label: string): Promise<UpdateRun> {
@@ -38,19 +45,34 @@ async function runUpdate(args: string[], label: string): Promise<UpdateRun> {
 /** One case's runs, as stored in bench/results/parallel.json. */
 interface CaseRuns {
   case: string; threads: number; runs: UpdateRun[]; flops: number|null;
+  /** When the runs were made (ISO; older files have it only for the whole file). */
+  date?: string;
+  /** Two in-process updates started at once, per repeat (cases with `pairs`). */
+  pairs?: UpdateRun[][];
+}
+
+/** The ceiling two cores give two copies of the work: 2 × one run alone / the median of the pairs' runs. */
+function pairCeiling(one: UpdateRun[], pairs: UpdateRun[][]|undefined): string {
+  if (pairs == null || pairs.length === 0) return '—';
+  const together = median(pairs.flat().map(r => r.train_seconds));
+  return `${together.toFixed(1)} s → **${(2 * median(one.map(r => r.train_seconds)) / together).toFixed(2)}×**`;
 }
 
 /** The table row of one case from its 1- and 2-thread runs. */
-function caseRow(label: string, one: UpdateRun[], two: UpdateRun[], flops: number|null): Array<string|number> {
+function caseRow(label: string, one: UpdateRun[], two: UpdateRun[], flops: number|null,
+                 pairs?: UpdateRun[][]): Array<string|number> {
   const t1 = median(one.map(r => r.train_seconds)), t2 = median(two.map(r => r.train_seconds));
   const parallel = 2 * (t1 - t2), serial = Math.max(0, t1 - parallel);
   const at = (n: number) => (t1 / (serial + parallel / n)).toFixed(1);
   const n = one[0].train_rows;
+  const solve = (runs: UpdateRun[]) => runs.every(r => r.updates?.length) ?
+      median(runs.map(r => r.updates!.reduce((a, u) => a + u.seconds.solve, 0))).toFixed(1) : '—';
   return [label, `${one.map(r => r.train_seconds).join(' / ')}`, `${two.map(r => r.train_seconds).join(' / ')}`,
-          t1.toFixed(1), t2.toFixed(1), `**${(t1 / t2).toFixed(2)}×**`,
+          t1.toFixed(1), t2.toFixed(1), `**${(t1 / t2).toFixed(2)}×**`, pairCeiling(one, pairs),
           `${(n / t1).toFixed(0)} / ${(n / t2 / 2).toFixed(0)}`,
           flops != null ? `${(flops / t1 / 1e9).toFixed(2)} / ${(flops / t2 / 2 / 1e9).toFixed(2)}` : '—',
           `${median(one.map(r => r.peak_rss_mb ?? 0))} / ${median(two.map(r => r.peak_rss_mb ?? 0))}`,
+          `${solve(one)} / ${solve(two)}`,
           `${one[0].test_error} / ${two[0].test_error}`, `${at(4)}× / ${at(8)}× / ${at(16)}×`];
 }
 
@@ -65,7 +87,7 @@ export async function parallelSuite(): Promise<void> {
       JSON.parse(fs.readFileSync(file, 'utf8')) as {date: string, data: CaseRuns[]} : null;
   const kept: string[] = [];
   const starts: number[] = [];
-  const startUp = () => starts.length > 0 ? `median ${median(starts).toFixed(2)} s over the ${starts.length} new 2-thread runs` :
+  const startUp = () => starts.length > 0 ? `median ${median(starts).toFixed(2)} s over the ${starts.length} 2-thread runs` :
                                             'not measured in these runs';
   const data: CaseRuns[] = [];
   const rows: Array<Array<string|number>> = [];
@@ -74,31 +96,41 @@ export async function parallelSuite(): Promise<void> {
       const old = previous?.data.filter(d => d.case === c.label) ?? [];
       const one = old.find(d => d.threads === 1), two = old.find(d => d.threads === 2);
       if (one == null || two == null) throw new Error(`parallel: no earlier runs of '${c.label}' to keep; rerun it`);
-      data.push(one, two);
-      rows.push(caseRow(c.label, one.runs, two.runs, one.flops ?? null));
+      const date = one.date ?? previous!.date;
+      data.push({...one, date}, {...two, date});
+      rows.push(caseRow(c.label, one.runs, two.runs, one.flops ?? null, one.pairs));
       const withStartUp = two.runs.some(r => r.threads_start_seconds == null);
-      kept.push(`${c.label} (runs of ${previous!.date.slice(0, 16).replace('T', ' ')} UTC` +
+      starts.push(...two.runs.flatMap(r => r.threads_start_seconds != null ? [r.threads_start_seconds] : []));
+      kept.push(`${c.label} (runs of ${date.slice(0, 16).replace('T', ' ')} UTC` +
                 `${withStartUp ? '; its 2-thread times include the threads\' start-up' : ''})`);
       continue;
     }
-    const one: UpdateRun[] = [], two: UpdateRun[] = [];
+    const one: UpdateRun[] = [], two: UpdateRun[] = [], pairs: UpdateRun[][] = [];
     for (let r = 0; r < REPEATS; r++) {
       // alternate which goes first
       const order: Array<[number, UpdateRun[]]> = r % 2 === 0 ? [[1, one], [2, two]] : [[2, two], [1, one]];
       for (const [threads, into] of order) {
         into.push(await runUpdate([...c.args, '--threads', String(threads)], `${c.label}, ${threads} thread(s)`));
       }
+      if (c.pairs) {
+        pairs.push(await Promise.all([1, 2].map(k => runUpdate([...c.args, '--threads', '1'],
+                                                               `${c.label}, in-process ${k} of 2 at once`))));
+      }
     }
     // the products' flops, from one more in-process run (its time is not used: counting slows it)
     const flops = c.countFlops ?
         (await runUpdate([...c.args, '--threads', '1', '--count-flops'], `${c.label}, counting flops`)).flops ?? null : null;
     starts.push(...two.map(r => r.threads_start_seconds ?? 0));
-    data.push({case: c.label, threads: 1, runs: one, flops}, {case: c.label, threads: 2, runs: two, flops});
-    rows.push(caseRow(c.label, one, two, flops));
+    const date = new Date().toISOString();
+    data.push({case: c.label, threads: 1, runs: one, flops, date, ...(c.pairs ? {pairs} : {})},
+              {case: c.label, threads: 2, runs: two, flops, date});
+    rows.push(caseRow(c.label, one, two, flops, c.pairs ? pairs : undefined));
   }
   writeResults('parallel', 'npm run bench -- --suite parallel', data,
                table(['one ER update (wasm)', '1 thread s', '2 threads s', 'median 1', 'median 2', 'speed-up',
-                      'rows / s per thread (1 / 2)', 'products GFLOP/s per thread (1 / 2)', 'peak RSS MB (1 / 2)', 'test error % (1 / 2)',
+                      'two in-process runs at once: median s → ceiling',
+                      'rows / s per thread (1 / 2)', 'products GFLOP/s per thread (1 / 2)', 'peak RSS MB (1 / 2)',
+                      'solves s (1 / 2)', 'test error % (1 / 2)',
                       'projection 4 / 8 / 16 threads (Amdahl fit, not measured)'], rows),
                [`One ER update of each network (seed 0; data init for the MLPs, glorot for the convnet), ${REPEATS} runs per thread count, alternating ` +
                 'which goes first, each in a fresh process (the CLI\'s training; evaluation excluded). 1 thread = the ' +
@@ -106,10 +138,15 @@ export async function parallelSuite(): Promise<void> {
                 'its shard of the rows; the threads\' start-up (loading tfjs and wasm, paid once per pool: ' +
                 `${startUp()}) is excluded from the update's time. Peak RSS is the whole process (main thread and ` +
                 'workers). The projection ' +
-                'fits T(n) = serial + parallel/n to the two medians (the serial part: the float64 solves and the ' +
-                'coordinator\'s merge); it is an extrapolation, not a measurement. Test errors agree: the weights ' +
+                'fits T(n) = serial + parallel/n to the two medians (the serial part: the coordinator\'s float64 solves and ' +
+                'merge; with threads, the factorisations of Grams at least 768 wide are shared by the threads); it is an ' +
+                'extrapolation, not a measurement. Solves s: the medians of the update\'s solve seconds (on the ' +
+                'coordinator, factorisations shared on 2 threads). Test errors agree: the weights ' +
                 'are the in-process ones (the specs check it). Products GFLOP/s (convnet): the flops of the update\'s ' +
                 'matMul, conv2d and depthwise-conv2d kernels (2 per multiply-add, counted from their shapes in one ' +
-                'more in-process run; elementwise ops not counted) over the median update time, per thread.',
+                'more in-process run; elementwise ops not counted) over the median update time, per thread. Two ' +
+                'in-process runs at once (convnet): after each repeat, two separate processes run the 1-thread update ' +
+                'together; 2 × the 1-thread median / their median time is what this machine\'s two cores give two ' +
+                'copies of the work (each slows the other), the ceiling for a 2-thread speed-up.',
                 ...(kept.length > 0 ? [`Kept from the previous run (not rerun): ${kept.join('; ')}.`] : [])]);
 }

@@ -25,9 +25,10 @@
 import {execFileSync} from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
-import {ADAM_CONV_NOTE, errAfter, median, ROOT, runCli, RunResult, table, writeResults} from './lib';
+import {errAfter, median, ROOT, runCli, RunResult, table, writeResults} from './lib';
 import {costSuite} from './cost';
 import {cifarDir} from './cifar_dir';
+import {cifarConvSuite} from './cifar_conv';
 import {clusterSuite} from './cluster';
 import {parallelSuite} from './parallel';
 import {fewShotSuite} from './few_shot';
@@ -292,37 +293,6 @@ async function cifarMlp() {
                 '(3072 inputs); test accuracy on the 10k test set after every epoch.']);
 }
 
-/** The convnet of the cifar10-conv suite (see README): conv 5×5 'same' ReLU, max-pool 8, softmax. */
-const CIFAR_CONVNET = process.env.ER_CIFAR_CONVNET ?? '3072-c64k5-p8-10';
-
-async function cifarConv() {
-  const dir = cifarDir();
-  const arch = CIFAR_CONVNET;
-  const configs: Array<{label: string, args: string[]}> = [
-    {label: `ER ${arch} (3 updates)`, args: ['--optimizer', 'er', '--epochs', '3', '--batch-size', '500']},
-    {label: `Adam (wasm fix) ${arch} (4 epochs)`, args: ['--optimizer', 'adam', '--epochs', '4', '--wasm-transpose-fix']},
-  ];
-  const results: Array<{label: string, result: RunResult}> = [];
-  for (const c of configs) {
-    results.push({label: c.label, result: await runCli(
-        ['--dataset', 'cifar10', '--data-dir', dir, '--backend', 'wasm', '--arch', arch, '--seed', '1',
-         '--eval-each-epoch', ...c.args], c.label)});
-  }
-  const rows = results.map(({label, result}) => {
-    const best = result.history!.reduce((b, h) => h.test_accuracy! > b.test_accuracy! ? h : b);
-    const per = result.history!.map(h => (100 * h.test_accuracy!).toFixed(2)).join(' / ');
-    return [label, per, (100 * best.test_accuracy!).toFixed(2), best.train_seconds.toFixed(0),
-            best.test_accuracy! >= 0.6 ? '**yes**' : 'no', best.test_accuracy! >= 0.5665 ? 'yes' : 'no'];
-  });
-  writeResults('cifar10-conv', 'npm run bench -- --suite cifar10-conv', results,
-               table(['run (wasm backend, 50k training images)', 'test acc % after each update / epoch', 'best %',
-                      'train s to best', '≥ 60 % (target)?', '≥ 56.65 % (paper MLP)?'], rows),
-               [`Convnet ${arch}: conv 5×5, 64 filters, 'same', ReLU → max-pool 8×8 → flatten (1024) → ` +
-                'dense softmax; glorot init (seed 1), pixels/255. ER: plain mode, batch 500; the conv layer is ' +
-                'solved as a ridge regression of its reflected field on 5×5×3 patches (a 75×75 Gram, the bias by centring), the ' +
-                `output layer on the 1024 pooled features. ${ADAM_CONV_NOTE}`]);
-}
-
 async function memory() {
   const runs: Array<[number, string]> = [[15000, 'er'], [30000, 'er'], [60000, 'er'], [60000, 'adam']];
   const results: Array<{n: number, opt: string, result: RunResult}> = [];
@@ -364,7 +334,7 @@ async function memory() {
 async function main() {
   const suites: Record<string, () => Promise<void>> = {
     'mnist-paper': mnistPaper, 'time-to-acc': () => timeToAccuracy(), 'time-to-acc-deep': timeToAccuracyDeep, 'time-to-acc-repeats': timeToAccuracyRepeats, 'cifar10-mlp': cifarMlp, 'cost': costSuite, 'memory': memory,
-    'few-shot': fewShotSuite, 'heads': headsSuite, 'cifar10-conv': cifarConv, 'mnist-conv': mnistConvSuite, 'wide-one-update': wideOneUpdate,
+    'few-shot': fewShotSuite, 'heads': headsSuite, 'cifar10-conv': cifarConvSuite, 'mnist-conv': mnistConvSuite, 'wide-one-update': wideOneUpdate,
     'cluster': clusterSuite, 'parallel': parallelSuite, 'step-rule': stepRule,
     'transfer': transferSuite, 'transfer-probe': transferProbe, 'long-run': longRun,
   };

@@ -10,25 +10,10 @@ import {er, ERExecutor, ERInputError, ExecutorRun} from '../src/index';
 import {ThreadPool, threadPool} from '../src/node/index';
 import {describeBackends} from './helpers/backends';
 import {toyClassification} from './helpers/data';
-import {lcg} from './helpers/linalg';
+import {randomGram} from './helpers/linalg';
 import {expectSameWeights, expectUnchanged, smallConvnet, smallMlp, twins} from './helpers/models';
 
 type Make = () => tf.LayersModel;
-
-/** A random n×n SPD matrix X Xᵀ/m + ridge·I from m columns (row-major). */
-function randomGram(n: number, m: number, seed: number, ridge = 0.01): Float64Array {
-  const r = lcg(seed);
-  const X = Float64Array.from({length: n * m}, () => r() - 0.5);
-  const A = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = 0;
-      for (let k = 0; k < m; k++) s += X[i * m + k] * X[j * m + k];
-      A[i * n + j] = A[j * n + i] = s / m + (i === j ? ridge : 0);
-    }
-  }
-  return A;
-}
 
 /** An executor that terminates one of the pool's threads as it asks for pass number `at` of an update. */
 function killing(pool: ThreadPool, at: number): ERExecutor {
@@ -153,7 +138,7 @@ describeBackends('threadPool executor', backend => {
     try {
       // odd sizes: partial 48-column blocks and every remainder of the 4-row tiles
       for (const n of [SHARED_FACTOR_MIN, SHARED_FACTOR_MIN + 1, SHARED_FACTOR_MIN + 42, SHARED_FACTOR_MIN + 99]) {
-        const here = randomGram(n, 40, n);  // rank 40 + ridge: a hard, ill-conditioned Gram
+        const here = randomGram(n, n, 40, 0.01);  // rank 40 + ridge: a hard, ill-conditioned Gram
         const upper = here.slice();
         const shared = here.slice();
         expect(choleskyInPlace(here, n, false)).toBe(true);
@@ -165,7 +150,7 @@ describeBackends('threadPool executor', backend => {
         for (let i = 0; i < n; i += 97) expect(shared[i * n + n - 1]).toBe(upper[i * n + n - 1]);
       }
       const n = SHARED_FACTOR_MIN + 5;
-      const singular = randomGram(n, 40, 3, 0);
+      const singular = randomGram(n, 3, 40, 0);
       expect(choleskyInPlace(singular.slice(), n, false)).toBe(false);
       expect(await run.factor({kind: 'factor', matrix: singular, n})).toBe(false);
     } finally {
@@ -194,7 +179,7 @@ describeBackends('threadPool executor', backend => {
     const run = await pool.open({units: [], inputShape: []}, {chunkRows: 1}) as RemoteRun;
     try {
       void pool.threads[0].terminate();
-      await expectAsync(run.factor({kind: 'factor', matrix: randomGram(n, 40, 1), n}))
+      await expectAsync(run.factor({kind: 'factor', matrix: randomGram(n, 1, 40, 0.01), n}))
           .toBeRejectedWithError(new RegExp(`thread \\d of 2 (died|ended).*factorisation of a ${n}×${n} Gram`));
     } finally {
       await run.close();
@@ -202,7 +187,7 @@ describeBackends('threadPool executor', backend => {
     // both threads take part again (a thread still waiting would hang this)
     const again = await pool.open({units: [], inputShape: []}, {chunkRows: 1}) as RemoteRun;
     try {
-      const a = randomGram(n, 40, 1), b = a.slice();
+      const a = randomGram(n, 1, 40, 0.01), b = a.slice();
       choleskyInPlace(a, n, false);
       expect(await again.factor({kind: 'factor', matrix: b, n})).toBe(true);
       expect(b[(n - 1) * n + n - 2]).toBe(a[(n - 1) * n + n - 2]);

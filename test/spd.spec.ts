@@ -1,19 +1,5 @@
 import {choleskyInPlace, solveSPD, solveSPDInPlace} from '../src/engine/index';
-import {lcg} from './helpers/linalg';
-
-function randomSPD(n: number, seed: number, ridge = 0.1): Float64Array {
-  const r = lcg(seed);
-  const X = Array.from({length: n * n}, () => r() - 0.5);
-  const A = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = 0;
-      for (let k = 0; k < n; k++) s += X[i * n + k] * X[j * n + k];
-      A[i * n + j] = A[j * n + i] = s / n + (i === j ? ridge : 0);
-    }
-  }
-  return A;
-}
+import {lcg, randomGram} from './helpers/linalg';
 
 function residual(A: Float64Array, n: number, X: Float64Array, B: Float64Array, m: number) {
   let e = 0;
@@ -31,7 +17,7 @@ describe('SPD solve (float64 Cholesky)', () => {
   // block edges (48) and every remainder of the 4-row tiles
   for (const n of [1, 2, 3, 5, 47, 48, 49, 97, 98, 99, 130, 150]) {
     it(`solves a random ${n}×${n} system to 1e-10 (block edges included)`, () => {
-      const A = randomSPD(n, n);
+      const A = randomGram(n, n);
       const r = lcg(7);
       const B = Float64Array.from({length: n * 3}, () => r());
       const {x, raises} = solveSPD(A, n, B, 3, 0);
@@ -44,7 +30,7 @@ describe('SPD solve (float64 Cholesky)', () => {
     // n not a multiple of 4 (the row groups of the substitution); a block-diagonal
     // matrix gives exact zeros in L, which the substitution skips
     const n = 131, m = 37;
-    const A = randomSPD(n, 11);
+    const A = randomGram(n, 11);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if ((i < 60) !== (j < 60)) A[i * n + j] = 0;
     const r = lcg(5);
     const B = Float64Array.from({length: n * m}, () => r() - 0.5);
@@ -54,7 +40,7 @@ describe('SPD solve (float64 Cholesky)', () => {
 
   it('factor times its transpose gives back the matrix', () => {
     const n = 100;
-    const A = randomSPD(n, 3);
+    const A = randomGram(n, 3);
     const L = new Float64Array(A);
     expect(choleskyInPlace(L, n)).toBeTrue();
     let e = 0;
@@ -83,7 +69,7 @@ describe('SPD solve (float64 Cholesky)', () => {
   });
 
   it('solveSPDInPlace: the same solution without a copy, also after raising the ridge', () => {
-    for (const [A, n] of [[randomSPD(49, 3), 49], [Float64Array.from([1, 2, 3, 2, 4, 6, 3, 6, 9]), 3]] as Array<[Float64Array, number]>) {
+    for (const [A, n] of [[randomGram(49, 3), 49], [Float64Array.from([1, 2, 3, 2, 4, 6, 3, 6, 9]), 3]] as Array<[Float64Array, number]>) {
       const B = Float64Array.from({length: n * 2}, (_, i) => Math.sin(i + 1));
       const ref = solveSPD(A, n, B, 2, 0);
       const work = new Float64Array(A);

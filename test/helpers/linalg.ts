@@ -1,5 +1,24 @@
 /** Small float64 helpers for test oracles (independent of src/engine/spd.ts). */
 
+/**
+ * A random n×n symmetric positive (semi)definite matrix `X Xᵀ/columns + ridge·I`
+ * (row-major), X n×columns uniform in [-0.5, 0.5) from `lcg(seed)`; with
+ * columns < n and ridge 0 it is singular.
+ */
+export function randomGram(n: number, seed: number, columns = n, ridge = 0.1): Float64Array {
+  const r = lcg(seed);
+  const X = Float64Array.from({length: n * columns}, () => r() - 0.5);
+  const A = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = 0;
+      for (let k = 0; k < columns; k++) s += X[i * columns + k] * X[j * columns + k];
+      A[i * n + j] = A[j * n + i] = s / columns + (i === j ? ridge : 0);
+    }
+  }
+  return A;
+}
+
 /** Solves A x = B by Gaussian elimination with partial pivoting (A n×n, B n×m). */
 export function gaussSolve(A: number[][], B: number[][]): number[][] {
   const n = A.length, m = B[0].length;
