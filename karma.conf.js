@@ -17,6 +17,12 @@ module.exports = function(config) {
        watched: false},
     ],
     mime: {'application/wasm': ['wasm']},
+    // cross-origin isolation (what a page needs for SharedArrayBuffer): the Web Worker
+    // pool then shares the solves' factorisations with its workers
+    customHeaders: [
+      {match: '.*', name: 'Cross-Origin-Opener-Policy', value: 'same-origin'},
+      {match: '.*', name: 'Cross-Origin-Embedder-Policy', value: 'require-corp'},
+    ],
     preprocessors: {[entry]: ['esbuild']},
     esbuild: {
       target: 'es2019',

@@ -3,7 +3,8 @@ import {AUTO_ALPHAS, DenseState, erSweep, tensorBatches} from '../src/engine/ind
 import {er, ERInputError, erLayers, ExpectationReflection} from '../src/index';
 import {describeBackends} from './helpers/backends';
 import {maxDiff, relDiff, toyClassification} from './helpers/data';
-import {expectUnchanged, saveAndLoad} from './helpers/models';
+import {StepSearchMap} from '../src/engine/update/search_map';
+import {expectUnchanged, saveAndLoad, smallConvnet, smallMlp} from './helpers/models';
 
 type Act = 'relu'|'tanh'|'softmax'|'sigmoid'|'linear';
 
@@ -238,6 +239,36 @@ describeBackends('er() optimizer with compile/fit', () => {
       m.dispose();
       m.optimizer.dispose();
     });
+  });
+
+  it("erls keeps the search rows' fields within its budget; what it recomputes gives the same weights", async () => {
+    const {x, y} = toyClassification(600, 21);
+    const images = tf.randomUniform([300, 6, 6, 1], 0, 1, 'float32', 5);
+    const imageY = tf.tidy(() => tf.oneHot(tf.cast(tf.greater(tf.mean(images, [1, 2, 3]), 0.5), 'int32'), 2).toFloat());
+    const initial = StepSearchMap.keepValues;
+    try {
+      for (const [name, make, xs, ys] of [['MLP', smallMlp, x, y], ['convnet', smallConvnet, images, imageY]] as const) {
+        // everything kept; the fields' inputs only (a budget below the fields); only the targets
+        const budgets = [initial, 20000, 0];
+        const before = tf.memory().numTensors;
+        const models = budgets.map(() => make());
+        models.slice(1).forEach(m => m.setWeights(models[0].getWeights()));
+        const optimizers = budgets.map(() => er({mode: 'erls', searchRows: 200}));
+        for (const [i, m] of models.entries()) {
+          StepSearchMap.keepValues = budgets[i];
+          m.compile({optimizer: optimizers[i], loss: 'categoricalCrossentropy'});
+          await m.fit(xs, ys, {epochs: 2, batchSize: 100, verbose: 0});
+          expect(optimizers[i].lastReport!.stepScores).withContext(name).toBeDefined();
+        }
+        for (const m of models.slice(1)) expectUnchanged(m.getWeights(), models[0].getWeights(), `${name} weight`);
+        models.forEach(m => m.dispose());
+        optimizers.forEach(o => o.dispose());
+        expect(tf.memory().numTensors - before).withContext(`${name}: tensors left`).toBe(0);
+      }
+    } finally {
+      StepSearchMap.keepValues = initial;
+      tf.dispose([x, y, images, imageY]);
+    }
   });
 
   it('leaks no tensor: fit 3 epochs (with validation), then dispose model and optimizer', async () => {

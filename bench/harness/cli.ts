@@ -9,6 +9,7 @@
  */
 import {parseArgs} from 'util';
 import {DatasetName} from 'tfjs-er/node';
+import {flagReaders} from '../../src/node/flags';
 import {train, TrainOptions} from './train';
 
 const USAGE = `usage: tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--data-dir DIR]
@@ -29,18 +30,8 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function oneOf<T extends string>(name: string, value: string|undefined, allowed: T[], def: T): T {
-  if (value == null) return def;
-  if (!(allowed as string[]).includes(value)) fail(`--${name} must be one of ${allowed.join(', ')}, got '${value}'`);
-  return value as T;
-}
-
-function int(name: string, value: string|undefined, def?: number): number|undefined {
-  if (value == null) return def;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) fail(`--${name} must be a positive integer, got '${value}'`);
-  return n;
-}
+const flags = flagReaders(fail);
+const {oneOf, int} = flags;
 
 /** Parses the command line into training options (exits with usage on error). */
 export function parseCli(argv: string[]): {options: TrainOptions, json: boolean} {
@@ -70,14 +61,10 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
   if (parsed.positionals[0] !== 'train') fail(`unknown command '${parsed.positionals[0] ?? ''}'`);
   const lr = v.lr == null ? undefined : Number(v.lr);
   if (lr != null && !(lr > 0)) fail(`--lr must be a positive number, got '${v.lr}'`);
-  const alpha = v.alpha == null ? undefined : v.alpha === 'auto' ? 'auto' as const : Number(v.alpha);
-  if (alpha != null && alpha !== 'auto' && !(alpha >= 0 && Number.isFinite(alpha))) {
-    fail(`--alpha must be 'auto' or a number >= 0, got '${v.alpha}'`);
-  }
+  const alpha = flags.alpha(v.alpha);
   const target = v['target-accuracy'] == null ? undefined : Number(v['target-accuracy']);
   if (target != null && !(target > 0 && target <= 1)) fail(`--target-accuracy must be in (0, 1]`);
-  const seed = v.seed == null ? 0 : Number(v.seed);
-  if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer`);
+  const seed = flags.seed(v.seed);
   const options: TrainOptions = {
     dataset: oneOf<DatasetName>('dataset', v.dataset, ['mnist', 'fashion-mnist', 'cifar10'], 'mnist'),
     dataDir: v['data-dir'],

@@ -8,6 +8,7 @@
 import {parseArgs} from 'util';
 import {BackendChoice, useBackend} from './backend';
 import {DatasetName} from './datasets';
+import {flagReaders} from './flags';
 import {formatDuration, Progress} from './progress';
 import {DEFAULT_QUEUE} from './redis_executor';
 import {serveRedisWorker} from './redis_worker';
@@ -42,18 +43,8 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function oneOf<T extends string>(name: string, value: string|undefined, allowed: T[], def: T): T {
-  if (value == null) return def;
-  if (!(allowed as string[]).includes(value)) fail(`--${name} must be one of ${allowed.join(', ')}, got '${value}'`);
-  return value as T;
-}
-
-function int(name: string, value: string|undefined, def?: number): number|undefined {
-  if (value == null) return def;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) fail(`--${name} must be a positive integer, got '${value}'`);
-  return n;
-}
+const flags = flagReaders(fail);
+const {oneOf, int} = flags;
 
 /** What `tfjs-er worker` runs. */
 export interface WorkerCommand {
@@ -110,12 +101,8 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
     process.exit(0);
   }
   if (parsed.positionals[0] !== 'train') fail(`unknown command '${parsed.positionals[0] ?? ''}'`);
-  const alpha = v.alpha == null ? undefined : v.alpha === 'auto' ? 'auto' as const : Number(v.alpha);
-  if (alpha != null && alpha !== 'auto' && !(alpha >= 0 && Number.isFinite(alpha))) {
-    fail(`--alpha must be 'auto' or a number >= 0, got '${v.alpha}'`);
-  }
-  const seed = v.seed == null ? 0 : Number(v.seed);
-  if (!Number.isInteger(seed) || seed < 0) fail('--seed must be a non-negative integer');
+  const alpha = flags.alpha(v.alpha);
+  const seed = flags.seed(v.seed);
   if (v.compare != null && v.compare !== 'adam') fail(`--compare takes 'adam', got '${v.compare}'`);
   if (v.executor != null && !v.executor.startsWith('redis://')) {
     fail(`--executor takes a Redis URL redis://HOST:PORT, got '${v.executor}'`);

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {UpdateSession} from '../../src/engine/index';
+import {RemoteShard, SHARED_FACTOR_MIN} from '../../src/executors/remote';
 import {er, ERExecutor, ExecutorRun, WebWorkerPool, webWorkerPool} from '../../src/index';
 import {toyClassification} from '../helpers/data';
 import {expectUnchanged, relativeWeightDiff, smallConvnet, smallMlp, twins} from '../helpers/models';
@@ -110,6 +111,25 @@ describe('webWorkerPool executor [page cpu, 2 workers]', () => {
     tf.dispose(before);
     model.dispose();
     twin.dispose();
+  }, 120000);
+
+  it('on a cross-origin-isolated page the workers share the factorisation of a wide Gram: in-process weights', async () => {
+    // karma.conf.js serves the page with COOP/COEP, as a user's page needs for SharedArrayBuffer
+    expect((globalThis as {crossOriginIsolated?: boolean}).crossOriginIsolated).toBe(true);
+    const features = SHARED_FACTOR_MIN + 10;
+    const wide = tf.tidy(() => tf.concat([x, tf.randomUniform([600, features - 4], 0, 1, 'float32', 9)], 1)) as tf.Tensor2D;
+    const [local, remote] = twins(() => smallMlp(features, [16, 8]));
+    local.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
+    remote.compile({optimizer: er({executor: workers}), loss: 'categoricalCrossentropy'});
+    const requests = spyOn(RemoteShard.prototype, 'request').and.callThrough();
+    await local.fit(wide, y, {epochs: 1, batchSize: 200, verbose: 0});
+    await remote.fit(wide, y, {epochs: 1, batchSize: 200, verbose: 0});
+    const shared = requests.calls.all().filter(c => (c.args[0] as {op: string}).op === 'factor');
+    expect(shared.length).withContext('factor requests to the workers').toBeGreaterThanOrEqual(2);
+    expect(relativeWeightDiff(local, remote)).toBeLessThan(1e-4);
+    tf.dispose(wide);
+    local.dispose();
+    remote.dispose();
   }, 120000);
 
   it('leaks nothing in the page or the workers', async () => {

@@ -5,33 +5,63 @@
  * held (`search`), or the statistics of a read-out on subsample A
  * (`searchFit`) and its misfit on subsample B (`searchScore`). What it
  * computes once per update (the lowest blended field and its change, the
- * reflected targets of the search rows) it keeps until the update ends.
+ * reflected targets of the search rows) it keeps until the update ends, up
+ * to {@link StepSearchMap.keepValues} values per shard; past that it keeps the
+ * field's input, or only the targets, and recomputes the rest at each pass
+ * (the same values: a convnet's fields of 10,000 CIFAR-10 images would be
+ * 5 GB, more than a wasm heap holds).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {activate} from '../activations';
 import {reflectOutput} from '../reflect';
-import {forwardUnits, isSolved, passForward, SolvedUnit, unitField, UnitWeights, weightsAt} from '../units';
+import {forwardUnits, isSolved, NetworkUnit, passForward, SolvedUnit, unitField, UnitWeights, weightsAt} from '../units';
 import {accumulate} from './accumulate';
 import type {ShardChunk, ShardData, ShardRunner} from './map';
 import {PassPlan, PassStats} from './plan';
 
+
+/** What the search keeps of one piece of a chunk (the rows it searches on). */
+interface SearchPiece {
+  /** Reflected output targets under the starting weights (always kept). */
+  target: tf.Tensor;
+  /** The lowest blended unit's field under w0 and its change under next, if kept. */
+  base?: tf.Tensor;
+  delta?: tf.Tensor;
+  /** Else that unit's input, if kept (else recomputed from the chunk's rows). */
+  input?: tf.Tensor;
+}
+
+/** Unit k's input for rows `x` under the units' own weights (the forward through units 0..k−1). */
+function inputTo(units: NetworkUnit[], x: tf.Tensor, k: number): tf.Tensor {
+  let a = x;
+  for (let i = 0; i < k; i++) {
+    const u = units[i];
+    a = isSolved(u) ? activate(u.activation, unitField(u, a)) : passForward(u, a);
+  }
+  return a;
+}
+
 /** The step search's passes on one shard. */
 export class StepSearchMap {
+  /**
+   * Values (float32) a shard keeps for the search's rows between its passes,
+   * at most: 2²⁶ (256 MB). What is not kept is recomputed, to the same values.
+   */
+  static keepValues = 2 ** 26;
   /** The refit-aware search's read-outs, by position in its plan's γ list. */
   readonly readout: Array<UnitWeights|null> = [];
-  /** Per search piece: the lowest blended unit's field under w0 and its change under next. */
-  private readonly lowFields = new Map<number, {base: tf.Tensor, delta: tf.Tensor}>();
-  /** Per search piece: the reflected output targets under the starting weights. */
-  private readonly targets = new Map<number, tf.Tensor>();
+  /** Per search piece, what is kept of it (see {@link SearchPiece}). */
+  private readonly pieces = new Map<number, SearchPiece>();
+  /** Values kept in `pieces`. */
+  private keptValues = 0;
 
   constructor(private readonly r: ShardRunner) {}
 
   /** Releases what the search kept. */
   dispose(): void {
-    for (const f of this.lowFields.values()) tf.dispose([f.base, f.delta]);
-    this.lowFields.clear();
-    for (const t of this.targets.values()) t.dispose();
-    this.targets.clear();
+    for (const p of this.pieces.values()) tf.dispose([p.target, p.base, p.delta, p.input].filter(t => t != null) as tf.Tensor[]);
+    this.pieces.clear();
+    this.keptValues = 0;
     this.readout.length = 0;
   }
 
@@ -54,35 +84,61 @@ export class StepSearchMap {
    * For the rows of a chunk with global index i mod `stride` = `phase`: the
    * lowest blended unit's field under w0, its change under next (the field is
    * linear in γ) and the reflected output targets under the starting weights,
-   * computed once per update and kept for the later search passes.
+   * computed at the first search pass and kept for the later ones within the
+   * budget (see the module comment). `release()` frees what was not kept.
    */
   private searchRows(c: ShardChunk, stride: number, phase: number, low: number):
-      {base: tf.Tensor, delta: tf.Tensor, target: tf.Tensor, n: number}|null {
+      {base: tf.Tensor, delta: tf.Tensor, target: tf.Tensor, n: number, release: () => void}|null {
     const n = c.x.shape[0];
     const first = (phase - c.offset % stride + stride) % stride;
     if (first >= n) return null;
     const key = c.offset * stride + phase;
-    let f = this.lowFields.get(key);
-    let t = this.targets.get(key);
-    if (f == null || t == null) {
-      this.r.checkChunk(c);
-      const out = tf.tidy(() => {
-        const idx = tf.range(first, n, stride, 'int32');
-        const x = stride === 1 ? c.x : tf.gather(c.x, idx), y = stride === 1 ? c.y : tf.gather(c.y, idx);
-        const {inputs, fields} = forwardUnits(this.r.units, x);
-        const lowUnit = this.r.units[low] as SolvedUnit;
-        const base = unitField(lowUnit, inputs[low], this.r.w0[low]!);
-        return {base, delta: tf.sub(unitField(lowUnit, inputs[low], this.r.next[low]!), base),
-                target: reflectOutput(this.r.outUnit.activation, fields[this.r.out]!, y)};
-      });
-      if (f != null) tf.dispose([f.base, f.delta]);
-      t?.dispose();
-      f = {base: out.base, delta: out.delta};
-      t = out.target;
-      this.lowFields.set(key, f);
-      this.targets.set(key, t);
+    const kept = this.pieces.get(key);
+    if (kept?.base != null && kept.delta != null) {
+      return {base: kept.base, delta: kept.delta, target: kept.target, n: kept.target.shape[0], release: () => undefined};
     }
-    return {base: f.base, delta: f.delta, target: t, n: t.shape[0]};
+    if (kept == null) this.r.checkChunk(c);
+    const lowUnit = this.r.units[low] as SolvedUnit;
+    const out = tf.tidy(() => {
+      const rows = () => {
+        const idx = tf.range(first, n, stride, 'int32');
+        return stride === 1 ? [c.x, c.y] : [tf.gather(c.x, idx), tf.gather(c.y, idx)];
+      };
+      let input = kept?.input, target = kept?.target;
+      if (target == null) {
+        const [x, y] = rows();
+        const {inputs, fields} = forwardUnits(this.r.units, x);
+        input = inputs[low];
+        target = reflectOutput(this.r.outUnit.activation, fields[this.r.out]!, y);
+      } else if (input == null) {
+        input = inputTo(this.r.units, rows()[0], low);
+      }
+      const base = unitField(lowUnit, input, this.r.w0[low]!);
+      return {input, target, base, delta: tf.sub(unitField(lowUnit, input, this.r.next[low]!), base)};
+    });
+    // keep, within the budget: the targets (always), then the fields, else the fields' input
+    const piece: SearchPiece = kept ?? {target: out.target};
+    if (kept == null) {
+      this.keptValues += out.target.size;
+      if (this.fits(out.base.size + out.delta.size)) {
+        piece.base = out.base;
+        piece.delta = out.delta;
+      } else if (out.input !== c.x && this.fits(out.input.size)) {
+        piece.input = out.input;
+      }
+      this.pieces.set(key, piece);
+    }
+    const loose = [out.base, out.delta, out.input].filter(t => t !== piece.base && t !== piece.delta &&
+                                                          t !== piece.input && t !== c.x);
+    return {base: out.base, delta: out.delta, target: piece.target, n: piece.target.shape[0],
+            release: () => tf.dispose(loose)};
+  }
+
+  /** Counts `values` more against the budget if they fit in it. */
+  private fits(values: number): boolean {
+    if (this.keptValues + values > StepSearchMap.keepValues) return false;
+    this.keptValues += values;
+    return true;
   }
 
   /** The output unit's input under the blended weights of step γ (call inside tidy). */
@@ -111,9 +167,13 @@ export class StepSearchMap {
       for (const c of data()) {
         const r = this.searchRows(c, plan.stride, plan.phase, plan.low);
         if (r == null) continue;
-        plan.gammas.forEach((g, j) => tf.tidy(() =>
-            accumulate(accs[j], this.r.outUnit, this.featuresAt(g, r.base, r.delta, plan.low, blended, deltas), r.target,
-                       'full')));
+        try {
+          plan.gammas.forEach((g, j) => tf.tidy(() =>
+              accumulate(accs[j], this.r.outUnit, this.featuresAt(g, r.base, r.delta, plan.low, blended, deltas),
+                         r.target, 'full')));
+        } finally {
+          r.release();
+        }
         rows += r.n;
         yield;
       }
@@ -133,11 +193,16 @@ export class StepSearchMap {
       for (const c of data()) {
         const r = this.searchRows(c, plan.stride, plan.phase, plan.low);
         if (r == null) continue;
-        const v = tf.tidy(() => tf.stack(plan.gammas.map((g, j) => tf.tidy(() => {
-          const h = unitField(this.r.outUnit, this.featuresAt(g, r.base, r.delta, plan.low, blended, deltas),
-                              this.readout[j]!);
-          return tf.sum(tf.square(tf.sub(h, r.target)));
-        }))));
+        let v: tf.Tensor;
+        try {
+          v = tf.tidy(() => tf.stack(plan.gammas.map((g, j) => tf.tidy(() => {
+            const h = unitField(this.r.outUnit, this.featuresAt(g, r.base, r.delta, plan.low, blended, deltas),
+                                this.readout[j]!);
+            return tf.sum(tf.square(tf.sub(h, r.target)));
+          }))));
+        } finally {
+          r.release();
+        }
         v.dataSync().forEach((m, j) => { sums[j] += m; });
         v.dispose();
         count += r.target.size;

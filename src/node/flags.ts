@@ -1,0 +1,38 @@
+/**
+ * Checked readers of command-line flag values, shared by the CLI and the
+ * benchmarks' training command. Each reports a bad value through `fail`
+ * (which prints the usage and exits), naming the flag.
+ */
+
+/** Flag readers that report through `fail`. */
+export function flagReaders(fail: (message: string) => never) {
+  return {
+    /** `value` if it is one of `allowed`, `def` when absent. */
+    oneOf<T extends string>(name: string, value: string|undefined, allowed: T[], def: T): T {
+      if (value == null) return def;
+      if (!(allowed as string[]).includes(value)) fail(`--${name} must be one of ${allowed.join(', ')}, got '${value}'`);
+      return value as T;
+    },
+    /** `value` as a positive integer, `def` when absent. */
+    int(name: string, value: string|undefined, def?: number): number|undefined {
+      if (value == null) return def;
+      const n = Number(value);
+      if (!Number.isInteger(n) || n <= 0) fail(`--${name} must be a positive integer, got '${value}'`);
+      return n;
+    },
+    /** `--alpha`: 'auto' or a finite number >= 0; undefined when absent. */
+    alpha(value: string|undefined): number|'auto'|undefined {
+      if (value == null) return undefined;
+      if (value === 'auto') return 'auto';
+      const a = Number(value);
+      if (!(a >= 0 && Number.isFinite(a))) fail(`--alpha must be 'auto' or a number >= 0, got '${value}'`);
+      return a;
+    },
+    /** `--seed`: a non-negative integer, 0 when absent. */
+    seed(value: string|undefined): number {
+      const s = value == null ? 0 : Number(value);
+      if (!Number.isInteger(s) || s < 0) fail('--seed must be a non-negative integer');
+      return s;
+    },
+  };
+}
