@@ -4,7 +4,8 @@
  * the pass, nothing leaked on either side, and every thread ended by close().
  */
 import * as tf from '@tensorflow/tfjs';
-import {choleskyInPlace, UpdateSession} from '../src/engine/index';
+import {choleskyInPlace, ShardRunner, specOf, UpdateSession} from '../src/engine/index';
+import {serveShard, weightsToWire} from '../src/executors/index';
 import {RemoteRun, SHARED_FACTOR_MIN} from '../src/executors/remote';
 import {er, ERExecutor, ERInputError, ExecutorRun} from '../src/index';
 import {ThreadPool, threadPool} from '../src/node/index';
@@ -194,6 +195,26 @@ describeBackends('threadPool executor', backend => {
     } finally {
       await again.close();
     }
+  });
+
+  it('a backend abort on a shard is answered with the reason; the shard stops serving and says it is broken', () => {
+    const unit = {kind: 'dense' as const, name: 'out', kernel: tf.zeros([4, 3]), bias: tf.zeros([3]) as tf.Tensor1D,
+                  activation: 'softmax' as const, trainable: true};
+    const sent: Array<{id: number, ok: boolean, error?: {message: string}}> = [];
+    let handler: (m: unknown) => void = () => undefined;
+    let closed = false, done = false, broken = false;
+    const tensors = tf.memory().numTensors;
+    serveShard({post: m => sent.push(m as typeof sent[number]), onMessage: h => handler = h, close: () => closed = true},
+               () => done = true, () => broken = true);
+    spyOn(ShardRunner.prototype, 'run').and.throwError(new Error('Aborted(). Build with -sASSERTIONS for more info.'));
+    handler({id: 1, request: {op: 'open', spec: specOf([unit], [4]), shard: 0, shards: 1}});
+    handler({id: 2, request: {op: 'begin', weights: [weightsToWire(unit)]}});
+    handler({id: 3, request: {op: 'pass', plan: {kind: 'refresh', unit: 0}}});
+    expect(sent.map(m => m.ok)).toEqual([true, true, false]);
+    expect(sent[2].error!.message).toMatch(/^Aborted\(\): the \w+ backend aborted, most often because its heap .* is full; .*This thread is ended/);
+    expect([closed, broken, done]).toEqual([true, true, false]);
+    expect(tf.memory().numTensors).withContext('the shard released its weights').toBe(tensors);
+    tf.dispose([unit.kernel, unit.bias]);
   });
 
   it('leaks nothing in the coordinator or the threads', async () => {

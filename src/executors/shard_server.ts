@@ -61,8 +61,22 @@ function weightsFromWire(w: WireWeights): UnitWeights {
   return {kernel: fromWire(w.kernel), bias: w.bias != null ? fromWire(w.bias) as tf.Tensor1D : null};
 }
 
-/** Serves one shard over `port` until the coordinator closes the run; then calls `done`. */
-export function serveShard(port: ShardPort, done: () => void): void {
+/**
+ * True for an abort of the backend's WebAssembly module (emscripten's
+ * `Aborted(…)`, most often its heap is full): the module cannot be used
+ * again, so the thread or worker that holds it must end.
+ */
+export function isBackendAbort(e: unknown): boolean {
+  return e instanceof Error && /^Aborted\(/.test(e.message);
+}
+
+/**
+ * Serves one shard over `port` until the coordinator closes the run; then
+ * calls `done`. After a backend abort (see {@link isBackendAbort}) it answers
+ * with the reason, stops serving and calls `broken`: the caller ends its
+ * thread or worker, so the pool starts a fresh one.
+ */
+export function serveShard(port: ShardPort, done: () => void, broken: () => void = done): void {
   let spec: NetworkSpec|null = null;
   let chunks: ShardChunk[] = [];
   let update: ShardUpdate|null = null;
@@ -125,6 +139,22 @@ export function serveShard(port: ShardPort, done: () => void): void {
       const result = handle(request);
       port.post({id, ok: true, result}, buffersOf(result));
     } catch (e) {
+      if (isBackendAbort(e)) {
+        const err = e as Error;
+        port.post({id, ok: false, error: errorToWire(new Error(
+            `${err.message.split('.')[0]}: the ${tf.getBackend()} backend aborted, most often because its heap ` +
+            `(at most 4 GB in each thread) is full; give each pass less to hold (a smaller batchSize, a smaller ` +
+            `searchRows with mode 'erls') or use more threads. This thread is ended; the pool starts a new one.`))});
+        try {
+          endUpdate();
+          clearRows();
+        } catch {
+          // an aborted backend may refuse even this; the thread is ending anyway
+        }
+        port.close();
+        broken();
+        return;
+      }
       port.post({id, ok: false, error: errorToWire(e)});
     }
     if (request.op === 'close') {

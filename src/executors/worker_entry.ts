@@ -33,7 +33,10 @@ const onInit = async (e: {data: unknown}) => {
         if ((ev.data as {init?: unknown}).init == null) h(ev.data);
       }),
       close: () => undefined,  // the worker serves the next run
-    }, () => undefined);
+    }, () => undefined, () => {
+      // a backend that aborted: an uncaught error makes the pool terminate and replace this worker
+      setTimeout(() => { throw new Error('the backend aborted; this worker cannot serve again'); });
+    });
     self.postMessage({initialised: true});
   } catch (err) {
     self.postMessage({initError: err instanceof Error ? err.message : String(err)});

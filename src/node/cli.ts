@@ -148,6 +148,10 @@ async function worker(cmd: WorkerCommand) {
       const what = `update ${e.update} pass ${e.pass} (${e.plan}) shard ${e.shard + 1}/${e.shards}`;
       console.log(e.phase === 'done' ? `${what}: ${e.seconds!.toFixed(2)} s` : `${what} failed: ${e.error}`);
     },
+    onBroken: e => {
+      console.error(`tfjs-er worker: ${e.message}; exiting (start it again, with more memory or smaller batches)`);
+      process.exit(1);
+    },
   });
   await handle.ready();
   console.log(`tfjs-er worker (${backend}) serving queue '${cmd.queue}' on ${cmd.redis}; SIGTERM or Ctrl-C stops it`);

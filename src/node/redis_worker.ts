@@ -35,6 +35,12 @@ export interface RedisWorkerOptions {
   protocolVersion?: string;
   /** Called when a job starts and ends (for logs). */
   onJob?: (event: RedisWorkerEvent) => void;
+  /**
+   * Called when the backend aborted (its WebAssembly heap full, most often):
+   * the worker has stopped taking jobs (the failed one goes to another
+   * worker) and its process should end. Default: nothing more.
+   */
+  onBroken?: (error: Error) => void;
 }
 
 /** A job as {@link RedisWorkerOptions.onJob} reports it. */
@@ -147,6 +153,13 @@ class RedisWorkerProcess implements RedisWorkerHandle {
       this.options.onJob?.({phase: 'failed', ...event, seconds: (Date.now() - t0) / 1000, error: err.message});
       // input errors are the data's: no retry can help
       if (err instanceof ERInputError) throw new this.unrecoverable(`ERInputError: ${err.message}`);
+      if (executors.isBackendAbort(err)) {
+        // this process's backend cannot run again: stop taking jobs; the job is retried elsewhere
+        const broken = new Error(`${err.message.split('.')[0]}: the ${tf.getBackend()} backend of this worker aborted ` +
+                                 '(most often its heap is full); the worker stopped taking jobs');
+        void this.close().finally(() => this.options.onBroken?.(broken));
+        throw broken;
+      }
       throw err;
     }
   }

@@ -31,5 +31,5 @@ export default async function serve({port}: {port: MessagePort}): Promise<void> 
     post: (m, transfer) => port.postMessage(m, transfer ?? []),
     onMessage: h => port.on('message', h),
     close: () => port.close(),
-  }, resolve));
+  }, resolve, () => process.exit(1)));  // a backend that aborted ends the thread (piscina replaces it)
 }
