@@ -12,7 +12,7 @@ import {ThreadPool, threadPool} from '../src/node/index';
 import {describeBackends} from './helpers/backends';
 import {toyClassification} from './helpers/data';
 import {randomGram} from './helpers/linalg';
-import {expectSameWeights, expectUnchanged, smallConvnet, smallMlp, twins} from './helpers/models';
+import {expectSameWeights, expectUnchanged, smallConvnet, smallMlp, twins, wideTwins} from './helpers/models';
 
 type Make = () => tf.LayersModel;
 
@@ -161,10 +161,7 @@ describeBackends('threadPool executor', backend => {
 
   it('a fit whose Gram is factored by the threads gives the in-process weights', async () => {
     const features = SHARED_FACTOR_MIN + 10;  // the first layer's Gram (features wide) is shared
-    const wide = tf.tidy(() => tf.concat([x, tf.randomUniform([600, features - 4], 0, 1, 'float32', 9)], 1)) as tf.Tensor2D;
-    const [local, threaded] = twins(() => smallMlp(features, [16, 8]));
-    local.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
-    threaded.compile({optimizer: er({executor: pool}), loss: 'categoricalCrossentropy'});
+    const {wide, local, remote: threaded} = wideTwins(x, features, pool);
     const factor = spyOn(RemoteRun.prototype, 'factor').and.callThrough();
     await local.fit(wide, y, {epochs: 2, batchSize: 200, verbose: 0});
     await threaded.fit(wide, y, {epochs: 2, batchSize: 200, verbose: 0});

@@ -9,7 +9,7 @@ import {UpdateSession} from '../../src/engine/index';
 import {RemoteShard, SHARED_FACTOR_MIN} from '../../src/executors/remote';
 import {er, ERExecutor, ExecutorRun, WebWorkerPool, webWorkerPool} from '../../src/index';
 import {toyClassification} from '../helpers/data';
-import {expectUnchanged, relativeWeightDiff, smallConvnet, smallMlp, twins} from '../helpers/models';
+import {expectUnchanged, relativeWeightDiff, smallConvnet, smallMlp, twins, wideTwins} from '../helpers/models';
 
 const TFJS = '/base/node_modules/@tensorflow/tfjs/dist/tf.min.js';
 const WASM_DIR = '/base/node_modules/@tensorflow/tfjs-backend-wasm/dist/';
@@ -116,11 +116,7 @@ describe('webWorkerPool executor [page cpu, 2 workers]', () => {
   it('on a cross-origin-isolated page the workers share the factorisation of a wide Gram: in-process weights', async () => {
     // karma.conf.js serves the page with COOP/COEP, as a user's page needs for SharedArrayBuffer
     expect((globalThis as {crossOriginIsolated?: boolean}).crossOriginIsolated).toBe(true);
-    const features = SHARED_FACTOR_MIN + 10;
-    const wide = tf.tidy(() => tf.concat([x, tf.randomUniform([600, features - 4], 0, 1, 'float32', 9)], 1)) as tf.Tensor2D;
-    const [local, remote] = twins(() => smallMlp(features, [16, 8]));
-    local.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
-    remote.compile({optimizer: er({executor: workers}), loss: 'categoricalCrossentropy'});
+    const {wide, local, remote} = wideTwins(x, SHARED_FACTOR_MIN + 10, workers);
     const requests = spyOn(RemoteShard.prototype, 'request').and.callThrough();
     await local.fit(wide, y, {epochs: 1, batchSize: 200, verbose: 0});
     await remote.fit(wide, y, {epochs: 1, batchSize: 200, verbose: 0});

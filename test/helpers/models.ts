@@ -1,6 +1,6 @@
 /** Model helpers shared by the specs. */
 import * as tf from '@tensorflow/tfjs';
-import {erLayers} from '../../src/index';
+import {er, ERExecutor, erLayers} from '../../src/index';
 import {maxDiff} from './data';
 
 /** Saves `model` in memory and loads it back with `tf.loadLayersModel`. */
@@ -72,4 +72,18 @@ export function expectSameWeights(a: tf.LayersModel, b: tf.LayersModel, what: st
 export function expectUnchanged(weights: tf.Tensor[], before: tf.Tensor[], what = 'weight'): void {
   expect(weights.length).withContext(`${what}s`).toBe(before.length);
   weights.forEach((w, i) => expect(maxDiff(w, before[i])).withContext(`${what} ${i}`).toBe(0));
+}
+
+/**
+ * The wide-Gram case of the executor specs: `x` widened to `features`
+ * columns by seeded uniform ones, and twin MLPs on it compiled with `er()`
+ * in-process and on `executor` (the caller disposes all three).
+ */
+export function wideTwins(x: tf.Tensor2D, features: number, executor: ERExecutor):
+    {wide: tf.Tensor2D, local: tf.LayersModel, remote: tf.LayersModel} {
+  const wide = tf.tidy(() => tf.concat([x, tf.randomUniform([x.shape[0], features - x.shape[1]], 0, 1, 'float32', 9)], 1));
+  const [local, remote] = twins(() => smallMlp(features, [16, 8]));
+  local.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
+  remote.compile({optimizer: er({executor}), loss: 'categoricalCrossentropy'});
+  return {wide: wide as tf.Tensor2D, local, remote};
 }
