@@ -13,7 +13,7 @@ export {dataScaledInit} from './init';
 export {preimage, preimageOperator} from './preimage';
 export {fieldRatio, reflectHidden, reflectOutput, targetRange} from './reflect';
 export * from './ridge/index';
-export {choleskyInPlace, choleskySolveInPlace, FactorRequest, solveSPD, solveSPDInPlace, SPDSolveResult, symmetrize} from './spd';
+export {choleskyInPlace, choleskySolveInPlace, FactorRequest, factorRequest, solveSPD, solveSPDInPlace, SPDSolveResult, symmetrize} from './spd';
 export {abortFactor, choleskyPart, CONTROL_SLOTS, FactorAbortedError} from './spd_shared';
 export {rowRange, tensorBatches} from './batches';
 export {columnSums} from './reduce';

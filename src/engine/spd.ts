@@ -74,8 +74,7 @@ export function updatePanel(a: Float64Array, n: number, jb: number, je: number, 
       }
     }
   }
-  // the last rows (fewer than 4) form the next tile, if it is this part's
-  if (i >= n) return;
+  // the last rows (fewer than 4) form the next tile: i < n only if it is this part's
   for (; i < n; i++) {
     const r0 = i * n;
     const jMax = Math.min(je, i + 1);
@@ -238,10 +237,15 @@ export interface FactorRequest {
 /** A solve written as steps that ask for their factorisations (answered true or false). */
 export type FactorSteps<T> = Generator<FactorRequest, T, unknown>;
 
+/** Answers a {@link FactorRequest} in this thread. */
+export function factorRequest(request: FactorRequest): boolean {
+  return choleskyInPlace(request.matrix, request.n, false);
+}
+
 /** Runs `steps`, factoring every matrix in this thread. */
 export function factorHere<T>(steps: FactorSteps<T>): T {
   let r = steps.next();
-  while (!r.done) r = steps.next(choleskyInPlace(r.value.matrix, r.value.n, false));
+  while (!r.done) r = steps.next(factorRequest(r.value));
   return r.value;
 }
 

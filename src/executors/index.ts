@@ -10,5 +10,5 @@ export {inProcess, InProcessExecutor} from './in_process';
 export {buffersOf, errorFromWire, errorToWire, fromWire, ShardEnvelope, ShardPort, ShardReply, ShardRequest, toWire,
         WireChunk, WireTensor, WireWeights, weightsToWire} from './protocol';
 export {RemoteRun, RemoteShard} from './remote';
-export {isBackendAbort, serveShard, ShardUpdate} from './shard_server';
+export {backendAbortError, isBackendAbort, serveShard, ShardUpdate} from './shard_server';
 export {shardBounds} from './shards';

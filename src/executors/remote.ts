@@ -6,7 +6,7 @@
  * once and rebuilds their errors with the shard and the pass named.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {abortFactor, BatchSource, choleskyInPlace, CONTROL_SLOTS, FactorRequest, isSolved, NetworkSpec, NetworkUnit, PassStats,
+import {abortFactor, BatchSource, CONTROL_SLOTS, FactorRequest, factorRequest, isSolved, NetworkSpec, NetworkUnit, PassStats,
         SweepRequest, UpdateSession, UnitWeights} from '../engine/index';
 import {ExecutorRun, RunOptions} from './executor';
 import {buffersOf, errorFromWire, ShardPort, ShardReply, ShardRequest, toWire, WireChunk, weightsToWire} from './protocol';
@@ -158,7 +158,7 @@ export class RemoteRun implements ExecutorRun {
    */
   async factor(req: FactorRequest): Promise<boolean> {
     const {matrix, n} = req, parts = this.shards.length;
-    if (!this.sharedMemory || parts < 2 || n < SHARED_FACTOR_MIN) return choleskyInPlace(matrix, n, false);
+    if (!this.sharedMemory || parts < 2 || n < SHARED_FACTOR_MIN) return factorRequest(req);
     const shared = new Float64Array(new SharedArrayBuffer(n * n * 8));
     shared.set(matrix.subarray(0, n * n));
     const control = new SharedArrayBuffer(CONTROL_SLOTS * 4);

@@ -70,6 +70,14 @@ export function isBackendAbort(e: unknown): boolean {
   return e instanceof Error && /^Aborted\(/.test(e.message);
 }
 
+/** The error to report for a backend abort `e`: what it most often means and what to shrink, then `ending`. */
+export function backendAbortError(e: Error, ending: string): Error {
+  return new Error(
+      `${e.message.split('.')[0]}: the ${tf.getBackend()} backend aborted, most often because its heap ` +
+      `(at most 4 GB in each thread or process) is full; give each pass less to hold (a smaller batchSize, a ` +
+      `smaller searchRows with mode 'erls') or use more threads or workers. ${ending}`);
+}
+
 /**
  * Serves one shard over `port` until the coordinator closes the run; then
  * calls `done`. After a backend abort (see {@link isBackendAbort}) it answers
@@ -140,11 +148,8 @@ export function serveShard(port: ShardPort, done: () => void, broken: () => void
       port.post({id, ok: true, result}, buffersOf(result));
     } catch (e) {
       if (isBackendAbort(e)) {
-        const err = e as Error;
-        port.post({id, ok: false, error: errorToWire(new Error(
-            `${err.message.split('.')[0]}: the ${tf.getBackend()} backend aborted, most often because its heap ` +
-            `(at most 4 GB in each thread) is full; give each pass less to hold (a smaller batchSize, a smaller ` +
-            `searchRows with mode 'erls') or use more threads. This thread is ended; the pool starts a new one.`))});
+        port.post({id, ok: false, error: errorToWire(backendAbortError(
+            e as Error, 'This thread is ended; the pool starts a new one.'))});
         try {
           endUpdate();
           clearRows();

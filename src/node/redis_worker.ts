@@ -155,8 +155,7 @@ class RedisWorkerProcess implements RedisWorkerHandle {
       if (err instanceof ERInputError) throw new this.unrecoverable(`ERInputError: ${err.message}`);
       if (executors.isBackendAbort(err)) {
         // this process's backend cannot run again: stop taking jobs; the job is retried elsewhere
-        const broken = new Error(`${err.message.split('.')[0]}: the ${tf.getBackend()} backend of this worker aborted ` +
-                                 '(most often its heap is full); the worker stopped taking jobs');
+        const broken = executors.backendAbortError(err, 'This worker stopped taking jobs; the job goes to another.');
         void this.close().finally(() => this.options.onBroken?.(broken));
         throw broken;
       }

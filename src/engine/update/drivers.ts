@@ -3,7 +3,7 @@
  * shards — synchronously on one shard in this thread, or through an
  * {@link UpdateSession} that may run them anywhere, possibly asynchronously.
  */
-import {choleskyInPlace} from '../spd';
+import {factorRequest} from '../spd';
 import {NetworkUnit} from '../units';
 import {ShardData, ShardRunner} from './map';
 import {mergePasses, PassStats} from './plan';
@@ -28,11 +28,6 @@ export interface UpdateSession {
   end(): void|Promise<void>;
 }
 
-/** Factors here, on the coordinator. */
-function factorOnCoordinator(request: Extract<SweepRequest, {kind: 'factor'}>): boolean {
-  return choleskyInPlace(request.matrix, request.n, false);
-}
-
 /** Runs a sweep's passes on `session`, asynchronously. On failure the sweep is closed (its tensors released). */
 export async function runSweep(steps: SweepSteps, session: UpdateSession): Promise<SweepResult> {
   let failed = true;
@@ -47,7 +42,7 @@ export async function runSweep(steps: SweepSteps, session: UpdateSession): Promi
       const req = r.value;
       reply = undefined;
       if (req.kind === 'set') await session.set(req);
-      else if (req.kind === 'factor') reply = await (session.factor ?? factorOnCoordinator)(req);
+      else if (req.kind === 'factor') reply = await (session.factor ?? factorRequest)(req);
       else reply = mergePasses(await session.pass(req));
     }
   } finally {
@@ -70,7 +65,7 @@ export function runSweepSync(steps: SweepSteps, session: UpdateSession): SweepRe
       const req = r.value;
       reply = undefined;
       if (req.kind === 'factor') {
-        reply = factorOnCoordinator(req);
+        reply = factorRequest(req);
       } else if (req.kind === 'set') {
         if (session.set(req) instanceof Promise) throw new Error('runSweepSync needs a synchronous session');
       } else {
