@@ -4,6 +4,7 @@ import './setup';
 import '../reflect.spec';
 import '../spd.spec';
 import '../tridiagonal.spec';
+import '../band.spec';
 import '../ridge.spec';
 import '../preimage.spec';
 import '../sweep.spec';

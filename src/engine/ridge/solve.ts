@@ -6,10 +6,11 @@
  * {@link RidgeSystem} so new targets on the same Gram (a cached Gram, the
  * step search's refits) need no new factorisation.
  */
+import {bandReduce, solveBandShifted, useBandScoring} from '../band';
 import {ERInputError, ERNumericalError} from '../errors';
 import {choleskySolveInPlace, factorHere, FactorSteps, MAX_RIDGE_RAISES, raisedShift, solveSPDSteps} from '../spd';
 import {applyQ, applyQt, solveShifted, tridiagonalizeInPlace, TridiagonalForm} from '../tridiagonal';
-import {AUTO_ALPHAS, gcvAlpha} from './gcv';
+import {AUTO_ALPHAS, bestAlpha, gcvScores} from './gcv';
 import {allFinite, mirrorLower, RidgeMoments} from './moments';
 
 export {AUTO_ALPHAS} from './gcv';
@@ -143,9 +144,13 @@ export function* solveRidgeSteps(m: RidgeMoments, config: RidgeSolveConfig, labe
     let trace = 0;
     for (let i = 0; i < d; i++) trace += C[i * d + i];
     const warnings: string[] = [];
-    if (requested === 'auto' && trace > 0) {
-      let sst = 0;
-      for (let q = 0; q < k; q++) sst += cross.tScatter[q] / n;
+    const auto = requested === 'auto' && trace > 0;
+    let sst = 0;
+    if (auto) for (let q = 0; q < k; q++) sst += cross.tScatter[q] / n;
+    // 'auto' scores its grid on a float32 band form where the backend multiplies fast, then solves at the
+    // winner like a fixed α; elsewhere the float64 tridiagonal form scores the grid and gives the solution.
+    const chosen = auto && useBandScoring(d) ? scoreOnBand(C, X, d, k, n, trace, sst) : null;
+    if (auto && chosen == null) {
       const r = solveAuto(C, X, d, k, n, trace, sst);
       if (r.raises > 0) {
         warnings.push(`${label}: the ${d}×${d} Gram was singular at every α of 'auto'; the ridge was raised to ` +
@@ -155,7 +160,7 @@ export function* solveRidgeSteps(m: RidgeMoments, config: RidgeSolveConfig, labe
       system = {d, n, mean: Float64Array.from(mean), centred, alpha: r.alpha, lambda: r.lambda, shift: r.shift,
                 factor: null, tridiagonal: r.form, warnings};
     } else {
-      const alpha = requested === 'auto' ? 1e-3 : requested;
+      const alpha = requested === 'auto' ? chosen ?? 1e-3 : requested;
       let lambda = alpha * trace / d;
       if (!(trace > 0)) {
         warnings.push(`${label}: the inputs are constant (zero variance); weights set to zero, bias to the target mean`);
@@ -163,7 +168,8 @@ export function* solveRidgeSteps(m: RidgeMoments, config: RidgeSolveConfig, labe
       }
       const r = yield* solveSPDSteps(C, d, X, k, lambda);
       if (r.raises > 0) {
-        warnings.push(`${label}: the ${d}×${d} Gram was singular at ridge ${lambda.toPrecision(3)}; raised to ` +
+        warnings.push(`${label}: the ${d}×${d} Gram was singular at ridge ${lambda.toPrecision(3)}` +
+                      `${auto ? ` (α ${alpha}, chosen by 'auto')` : ''}; raised to ` +
                       `${r.shift.toPrecision(3)} (${r.raises}×) to solve. Raise alpha to silence this.`);
       }
       W = r.x;
@@ -225,6 +231,18 @@ export function solveWithSystem(system: RidgeSystem, b: Float64Array, k: number)
 }
 
 /**
+ * The α of the grid with the best GCV score on the float32 band form of C
+ * (C and X are not modified); the largest α when no α gives a positive-definite
+ * system there (the solve then raises the ridge if it must).
+ */
+function scoreOnBand(C: Float64Array, X: Float64Array, d: number, k: number, n: number, trace: number,
+                     sst: number): number {
+  const form = bandReduce(C, d, X, k);
+  const scores = gcvScores(lambda => solveBandShifted(form, lambda, form.rotated, k), d, form.rotated, k, n, trace, sst);
+  return bestAlpha(scores) ?? AUTO_ALPHAS[AUTO_ALPHAS.length - 1];
+}
+
+/**
  * `alpha: 'auto'`: reduces C (consumed) to `Q T Qᵀ` once, scores every α of
  * the grid by GCV on the tridiagonal form, and solves at the winner, raising
  * the ridge (by {@link raisedShift}, as {@link solveSPDInPlace} does) only if no α of the grid
@@ -235,7 +253,7 @@ function solveAuto(C: Float64Array, X: Float64Array, d: number, k: number, n: nu
   const form = tridiagonalizeInPlace(C, d);
   const B = X;  // rotated in place: Qᵀ R
   applyQt(form, B, k);
-  const chosen = gcvAlpha(form, B, k, n, trace, sst);
+  const chosen = bestAlpha(gcvScores(lambda => solveShifted(form, lambda, B, k), d, B, k, n, trace, sst));
   const alpha = chosen ?? AUTO_ALPHAS[AUTO_ALPHAS.length - 1];
   const lambda = alpha * trace / d;
   let shift = lambda;
