@@ -24,8 +24,8 @@ export async function cifarConvSuite(): Promise<void> {
   const dir = cifarDir();
   const configs: Array<{label: string, args: string[]}> = [
     {label: `ER ${ARCH} (3 updates)`, args: ['--optimizer', 'er', '--epochs', '3', '--batch-size', '500']},
-    {label: `ER erls ${ARCH} (5 updates)`,
-     args: ['--optimizer', 'er', '--mode', 'erls', '--epochs', '5', '--batch-size', '500']},
+    {label: `ER erls ${ARCH} (8 updates)`,
+     args: ['--optimizer', 'er', '--mode', 'erls', '--epochs', '8', '--batch-size', '500']},
     {label: `Adam (wasm fix) ${ARCH} (4 epochs)`, args: ['--optimizer', 'adam', '--epochs', '4', '--wasm-transpose-fix']},
   ];
   const only = process.env.CIFAR_CONV_RUNS?.split(',').map(x => x.trim()).filter(x => x.length > 0);

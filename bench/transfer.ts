@@ -32,7 +32,7 @@ interface Features {x: Float32Array; labels: number[]; n: number; d: number; sec
 const CACHE = path.join(ROOT, '.cache', 'transfer');
 
 /** The features of the first `perClass` images per class of `split`, from the cache or extracted (2 processes). */
-export async function features(split: 'train'|'test', perClass: number, s: Setup): Promise<Features> {
+async function features(split: 'train'|'test', perClass: number, s: Setup): Promise<Features> {
   fs.mkdirSync(CACHE, {recursive: true});
   const base = path.join(CACHE, `mnv2-${s.size}-${s.layer}-${s.range}-${split}-${perClass}`);
   if (fs.existsSync(`${base}.json`)) {
@@ -367,7 +367,7 @@ function plot(shots: Shot[]): string {
           ...parts, `<text x="${(L + W - 170) / 2}" y="${H}" text-anchor="middle">examples per class</text>`, '</svg>', ''].join('\n');
 }
 
-export const SETUP: Setup = {size: Number(process.env.ER_TRANSFER_SIZE ?? 96), layer: process.env.ER_TRANSFER_LAYER ?? 'block_11_expand_relu',
+const SETUP: Setup = {size: Number(process.env.ER_TRANSFER_SIZE ?? 96), layer: process.env.ER_TRANSFER_LAYER ?? 'block_11_expand_relu',
                       range: (process.env.ER_TRANSFER_RANGE as Setup['range']) ?? 'unit'};
 
 export async function transferSuite(): Promise<void> {

@@ -1,8 +1,9 @@
 /**
  * The centred ridge solve from merged moments, in float64:
  * `W = (C + λI)⁻¹ R`, `b = t̄ − āW`, with `C = cov(a)`, `R = cov(a, t)` and
- * `λ = α·trace(C)/d`. The factorisation of `C + λI` (Cholesky for a fixed α;
- * with `alpha: 'auto'` the tridiagonal form that scored every α) is kept as a
+ * `λ = α·trace(C)/d`. The factorisation of `C + λI` (Cholesky for a fixed α,
+ * and for `alpha: 'auto'` scored on the band form; the tridiagonal form that
+ * scored every α where 'auto' scores in float64) is kept as a
  * {@link RidgeSystem} so new targets on the same Gram (a cached Gram, the
  * step search's refits) need no new factorisation.
  */
