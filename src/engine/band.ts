@@ -11,6 +11,7 @@
  * the caller solves at the chosen α in float64.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {ShiftedSolve} from './tridiagonal';
 
 /** `A ≈ Q B Qᵀ` with B banded, and `Qᵀ R` for the right-hand sides R given. */
 export interface BandForm {
@@ -224,14 +225,6 @@ export function householderQR(p: Float64Array, m: number, c: number): Reflectors
   return {count, V: Float32Array.from(V), T: Float32Array.from(T)};
 }
 
-/** A solve with `B + λI`: the solution and the trace of the inverse. */
-export interface BandSolve {
-  /** `(B + λI)⁻¹ R`, n×k row-major. */
-  x: Float64Array;
-  /** `tr (B + λI)⁻¹`. */
-  traceInverse: number;
-}
-
 /**
  * Solves `(B + λI) X = R` by the banded Cholesky factor of `B + λI`
  * (O(n·w²)), and gives `tr (B + λI)⁻¹` from the same factor by the selected
@@ -239,7 +232,7 @@ export interface BandSolve {
  * not numerically positive definite (a pivot below `pivotTol` of its diagonal).
  */
 export function solveBandShifted(form: BandForm, lambda: number, rhs: Float64Array, k: number,
-                                 pivotTol = 1e-10): BandSolve|null {
+                                 pivotTol = 1e-10): ShiftedSolve|null {
   const {n, w, band} = form;
   const bw = w + 1;
   // L[i][i−t] in the band's layout.

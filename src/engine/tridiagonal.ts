@@ -215,7 +215,7 @@ function reflectRows(form: TridiagonalForm, i: number, b: Float64Array, k: numbe
   }
 }
 
-/** A solve with `T + λI`: the solution and the trace of the inverse. */
+/** A shifted solve (tridiagonal or banded form): the solution and the trace of the inverse. */
 export interface ShiftedSolve {
   /** `(T + λI)⁻¹ B`, n×k row-major. */
   x: Float64Array;

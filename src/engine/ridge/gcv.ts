@@ -3,6 +3,8 @@
  * ridge fit has the smallest GCV score, computed from the statistics alone.
  */
 
+import {ShiftedSolve} from '../tridiagonal';
+
 /** The α grid of `alpha: 'auto'` (log-spaced, 1e-4 … 10). */
 export const AUTO_ALPHAS: ReadonlyArray<number> = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1, 3, 10];
 
@@ -11,7 +13,7 @@ export const AUTO_ALPHAS: ReadonlyArray<number> = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2,
  * B = Qᵀ R), with `tr (S + λI)⁻¹`; null when S + λI is not numerically
  * positive definite.
  */
-export type ShiftedSolver = (lambda: number) => {x: Float64Array, traceInverse: number}|null;
+export type ShiftedSolver = (lambda: number) => ShiftedSolve|null;
 
 /**
  * The GCV score `(RSS/n) / (1 − (df + 1)/n)²` of every α of {@link AUTO_ALPHAS}
