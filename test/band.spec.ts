@@ -3,13 +3,8 @@ import {BAND_MIN_WIDTH, bandReduce, BandForm, solveBandShifted, useBandScoring} 
 import {applyQt, solveShifted, tridiagonalizeInPlace} from '../src/engine/tridiagonal';
 import {AUTO_ALPHAS, bestAlpha, gcvScores, RidgeAccumulator, solveSPD} from '../src/engine/index';
 import {describeBackends} from './helpers/backends';
-import {lcg, randomGram} from './helpers/linalg';
+import {lcg, maxAbs, randomGram} from './helpers/linalg';
 
-const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let e = 0;
-  for (let i = 0; i < a.length; i++) e = Math.max(e, Math.abs(a[i] - b[i]));
-  return e;
-};
 const norm = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v) => s + v * v, 0));
 
 /** `(A + λI)⁻¹ R` and `tr (A + λI)⁻¹` by dense float64 Cholesky solves. */

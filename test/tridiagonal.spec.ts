@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import {applyQ, applyQt, solveShifted, tridiagonalizeInPlace} from '../src/engine/tridiagonal';
 import {AUTO_ALPHAS, RidgeAccumulator, solveSPD} from '../src/engine/index';
 import {describeBackends} from './helpers/backends';
-import {lcg} from './helpers/linalg';
+import {lcg, maxAbs} from './helpers/linalg';
 
 function randomSymmetric(n: number, seed: number): Float64Array {
   const r = lcg(seed);
@@ -28,11 +28,6 @@ function rebuild(A: Float64Array, n: number) {
   return {form, QTQ: QT};
 }
 
-const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let e = 0;
-  for (let i = 0; i < a.length; i++) e = Math.max(e, Math.abs(a[i] - b[i]));
-  return e;
-};
 
 describe('tridiagonal reduction (alpha auto)', () => {
   // 1–3: trivial forms; 4–9 and 37: every remainder of the 4-row sweep

@@ -69,3 +69,10 @@ export function lcg(seed: number): () => number {
     return s / 4294967296;
   };
 }
+
+/** The largest absolute difference between two arrays of the same length. */
+export function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let e = 0;
+  for (let i = 0; i < a.length; i++) e = Math.max(e, Math.abs(a[i] - b[i]));
+  return e;
+}
