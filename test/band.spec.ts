@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import {BAND_MIN_WIDTH, bandReduce, BandForm, solveBandShifted, useBandScoring} from '../src/engine/band';
 import {applyQt, solveShifted, tridiagonalizeInPlace} from '../src/engine/tridiagonal';
-import {AUTO_ALPHAS, bestAlpha, gcvScores, RidgeAccumulator, solveSPD} from '../src/engine/index';
+import {AUTO_ALPHAS, bestAlpha, gcvScores, solveSPD} from '../src/engine/index';
 import {describeBackends} from './helpers/backends';
+import {accumulatorOn} from './helpers/data';
 import {lcg, maxAbs, randomGram} from './helpers/linalg';
 
 const norm = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v) => s + v * v, 0));
@@ -138,11 +139,7 @@ describeBackends(`alpha 'auto' at d ≥ ${BAND_MIN_WIDTH}`, backend => {
     const d = BAND_MIN_WIDTH, k = 2, n = 1200;
     const {X, Y} = linearData(n, d, k, 40, 2, 21);
     const before = tf.memory().numTensors;
-    const fit = () => {
-      const acc = new RidgeAccumulator(d, k, 'band-spec');
-      tf.tidy(() => acc.add(tf.tensor2d(X, [n, d]), tf.tensor2d(Y, [n, k])));
-      return acc;
-    };
+    const fit = () => accumulatorOn(X, Y, n, d, k, 'band-spec');
     const auto = fit();
     const sa = auto.solve({alpha: 'auto'});
     const fixedFit = fit();

@@ -4,45 +4,23 @@
  * the pass, nothing leaked on either side, and every thread ended by close().
  */
 import * as tf from '@tensorflow/tfjs';
-import {choleskyInPlace, ShardRunner, specOf, UpdateSession} from '../src/engine/index';
+import {choleskyInPlace, ShardRunner, specOf} from '../src/engine/index';
 import {serveShard, weightsToWire} from '../src/executors/index';
 import {RemoteRun, SHARED_FACTOR_MIN} from '../src/executors/remote';
-import {er, ERExecutor, ERInputError, ExecutorRun} from '../src/index';
+import {er, ERExecutor, ERInputError} from '../src/index';
 import {ThreadPool, threadPool} from '../src/node/index';
 import {describeBackends} from './helpers/backends';
 import {toyClassification} from './helpers/data';
 import {randomGram} from './helpers/linalg';
+import {expectSameWeightsOnEveryCall, interrupting} from './helpers/executors';
 import {expectSameWeights, expectUnchanged, smallConvnet, smallMlp, twins, wideTwins} from './helpers/models';
 
 type Make = () => tf.LayersModel;
 
 /** An executor that terminates one of the pool's threads as it asks for pass number `at` of an update. */
 function killing(pool: ThreadPool, at: number): ERExecutor {
-  return {
-    name: 'killing', shards: pool.shards,
-    open: async (spec, options) => {
-      const run = await pool.open(spec, options);
-      const wrapped: ExecutorRun = {
-        get rows() { return run.rows; },
-        load: (s, r) => run.load(s, r), append: (x, y) => run.append(x, y), clear: () => run.clear(),
-        close: () => run.close(),
-        session: async units => {
-          const s = await run.session(units);
-          let passes = 0;
-          return {
-            set: r => s.set(r), end: () => s.end(),
-            pass: r => {
-              // terminate first: the request then reaches a thread that is going away
-              if (++passes === at) void pool.threads[0].terminate();
-              return s.pass(r);
-            },
-          } as UpdateSession;
-        },
-      };
-      return wrapped;
-    },
-    close: () => pool.close(),
-  };
+  // terminate first: the request then reaches a thread that is going away
+  return interrupting(pool, 'killing', at, () => void pool.threads[0].terminate(), true);
 }
 
 describeBackends('threadPool executor', backend => {
@@ -83,24 +61,7 @@ describeBackends('threadPool executor', backend => {
   }
 
   it('fitDataset, trainOnBatch and validationSplit on threads give the in-process weights', async () => {
-    const ds = () => tf.data.generator(function* () {
-      for (let s = 0; s < 600; s += 75) yield {xs: tf.slice(x, s, 75), ys: tf.slice(y, s, 75)};
-    });
-    const runs: Array<[string, (m: tf.LayersModel) => Promise<unknown>]> = [
-      ['fitDataset', m => m.fitDataset(ds(), {epochs: 2, verbose: 0})],
-      ['trainOnBatch', async m => { await m.trainOnBatch(x, y); await m.trainOnBatch(x, y); }],
-      ['validationSplit', m => m.fit(x, y, {epochs: 2, batchSize: 64, validationSplit: 0.3, verbose: 0})],
-    ];
-    for (const [what, train] of runs) {
-      const [local, threaded] = twins(smallMlp);
-      local.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
-      threaded.compile({optimizer: er({executor: pool}), loss: 'categoricalCrossentropy'});
-      await train(local);
-      await train(threaded);
-      expectSameWeights(local, threaded, what);
-      local.dispose();
-      threaded.dispose();
-    }
+    await expectSameWeightsOnEveryCall(pool, x, y);
   });
 
   it('a thread killed mid-update rejects the fit naming the thread and the pass; weights unchanged; pool usable',

@@ -1,7 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
 import {applyQ, applyQt, solveShifted, tridiagonalizeInPlace} from '../src/engine/tridiagonal';
-import {AUTO_ALPHAS, RidgeAccumulator, solveSPD} from '../src/engine/index';
+import {AUTO_ALPHAS, solveSPD} from '../src/engine/index';
 import {describeBackends} from './helpers/backends';
+import {accumulatorOn} from './helpers/data';
 import {lcg, maxAbs} from './helpers/linalg';
 
 function randomSymmetric(n: number, seed: number): Float64Array {
@@ -97,11 +97,7 @@ describeBackends("alpha 'auto' on the tridiagonal form", () => {
         Y[i * k + q] = s + 0.5 * (r() - 0.5);
       }
     }
-    const fit = () => {
-      const acc = new RidgeAccumulator(d, k, 'auto-spec');
-      tf.tidy(() => acc.add(tf.tensor2d(X, [n, d]), tf.tensor2d(Y, [n, k])));
-      return acc;
-    };
+    const fit = () => accumulatorOn(X, Y, n, d, k, 'auto-spec');
     const auto = fit();
     const sa = auto.solve({alpha: 'auto'});
     expect(AUTO_ALPHAS).toContain(sa.alpha);

@@ -5,10 +5,10 @@
  * still usable; nothing leaks on either side.
  */
 import * as tf from '@tensorflow/tfjs';
-import {UpdateSession} from '../../src/engine/index';
 import {RemoteShard, SHARED_FACTOR_MIN} from '../../src/executors/remote';
-import {er, ERExecutor, ExecutorRun, WebWorkerPool, webWorkerPool} from '../../src/index';
+import {er, ERExecutor, WebWorkerPool, webWorkerPool} from '../../src/index';
 import {toyClassification} from '../helpers/data';
+import {expectSameWeightsOnEveryCall, interrupting} from '../helpers/executors';
 import {expectUnchanged, relativeWeightDiff, smallConvnet, smallMlp, twins, wideTwins} from '../helpers/models';
 
 const TFJS = '/base/node_modules/@tensorflow/tfjs/dist/tf.min.js';
@@ -19,27 +19,7 @@ const pool = (backend: 'cpu'|'wasm') => webWorkerPool({
 });
 
 function terminating(p: WebWorkerPool, at: number): ERExecutor {
-  return {
-    name: 'terminating', shards: p.shards, close: () => p.close(),
-    open: async (spec, options) => {
-      const run = await p.open(spec, options);
-      const wrapped: ExecutorRun = {
-        get rows() { return run.rows; },
-        load: (s, r) => run.load(s, r), append: (x, y) => run.append(x, y), clear: () => run.clear(),
-        close: () => run.close(),
-        session: async units => {
-          const s = await run.session(units);
-          let passes = 0;
-          return {set: r => s.set(r), end: () => s.end(), pass: r => {
-            const answer = s.pass(r);
-            if (++passes === at) p.terminateWorker(0);
-            return answer;
-          }} as UpdateSession;
-        },
-      };
-      return wrapped;
-    },
-  };
+  return interrupting(p, 'terminating', at, () => p.terminateWorker(0), false);
 }
 
 describe('webWorkerPool executor [page cpu, 2 workers]', () => {
@@ -74,24 +54,7 @@ describe('webWorkerPool executor [page cpu, 2 workers]', () => {
   }
 
   it('fitDataset, trainOnBatch and validationSplit on Web Workers give the in-process weights', async () => {
-    const ds = () => tf.data.generator(function* () {
-      for (let s = 0; s < 600; s += 75) yield {xs: tf.slice(x, s, 75), ys: tf.slice(y, s, 75)};
-    });
-    const runs: Array<[string, (m: tf.LayersModel) => Promise<unknown>]> = [
-      ['fitDataset', m => m.fitDataset(ds(), {epochs: 2, verbose: 0})],
-      ['trainOnBatch', async m => { await m.trainOnBatch(x, y); await m.trainOnBatch(x, y); }],
-      ['validationSplit', m => m.fit(x, y, {epochs: 2, batchSize: 64, validationSplit: 0.3, verbose: 0})],
-    ];
-    for (const [what, train] of runs) {
-      const [local, remote] = twins(smallMlp);
-      local.compile({optimizer: er(), loss: 'categoricalCrossentropy'});
-      remote.compile({optimizer: er({executor: workers}), loss: 'categoricalCrossentropy'});
-      await train(local);
-      await train(remote);
-      expect(relativeWeightDiff(local, remote)).withContext(what).toBeLessThan(1e-4);
-      local.dispose();
-      remote.dispose();
-    }
+    await expectSameWeightsOnEveryCall(workers, x, y);
   }, 120000);
 
   it('a worker terminated mid-update fails the fit naming it and the pass; weights unchanged; pool usable', async () => {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import {RidgeAccumulator} from '../../src/engine/index';
 
 /** A seeded 3-class problem: 4 features, labels from a random linear map (+ a nonlinearity). */
 export function toyClassification(n = 240, seed = 1): {x: tf.Tensor2D, y: tf.Tensor2D, labels: tf.Tensor1D} {
@@ -20,4 +21,12 @@ export function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
 export function relDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] /
                        Math.max(1e-12, tf.max(tf.abs(b)).dataSync()[0]));
+}
+
+/** A ridge accumulator of width d → k that has added the n rows of `X` (n×d) and `Y` (n×k), row-major. */
+export function accumulatorOn(X: Float32Array, Y: Float32Array, n: number, d: number, k: number,
+                              label: string): RidgeAccumulator {
+  const acc = new RidgeAccumulator(d, k, label);
+  tf.tidy(() => acc.add(tf.tensor2d(X, [n, d]), tf.tensor2d(Y, [n, k])));
+  return acc;
 }

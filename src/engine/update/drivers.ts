@@ -28,22 +28,28 @@ export interface UpdateSession {
   end(): void|Promise<void>;
 }
 
+/** `session`'s answer to one request of a sweep: a promise when the session's method returns one. */
+function answer(req: SweepRequest, session: UpdateSession): SweepReply|Promise<SweepReply> {
+  if (req.kind === 'set') {
+    const done = session.set(req);
+    return done instanceof Promise ? done.then(() => undefined) : undefined;
+  }
+  if (req.kind === 'factor') return (session.factor ?? factorRequest)(req);
+  const answers = session.pass(req);
+  return answers instanceof Promise ? answers.then(mergePasses) : mergePasses(answers);
+}
+
 /** Runs a sweep's passes on `session`, asynchronously. On failure the sweep is closed (its tensors released). */
 export async function runSweep(steps: SweepSteps, session: UpdateSession): Promise<SweepResult> {
   let failed = true;
   try {
     let reply: SweepReply = undefined;
-    for (;;) {
-      const r = steps.next(reply);
+    for (let r = steps.next(reply); ; r = steps.next(reply)) {
       if (r.done) {
         failed = false;
         return r.value;
       }
-      const req = r.value;
-      reply = undefined;
-      if (req.kind === 'set') await session.set(req);
-      else if (req.kind === 'factor') reply = await (session.factor ?? factorRequest)(req);
-      else reply = mergePasses(await session.pass(req));
+      reply = await answer(r.value, session);
     }
   } finally {
     if (failed) steps.return(undefined as never);
@@ -56,23 +62,14 @@ export function runSweepSync(steps: SweepSteps, session: UpdateSession): SweepRe
   let failed = true;
   try {
     let reply: SweepReply = undefined;
-    for (;;) {
-      const r = steps.next(reply);
+    for (let r = steps.next(reply); ; r = steps.next(reply)) {
       if (r.done) {
         failed = false;
         return r.value;
       }
-      const req = r.value;
-      reply = undefined;
-      if (req.kind === 'factor') {
-        reply = factorRequest(req);
-      } else if (req.kind === 'set') {
-        if (session.set(req) instanceof Promise) throw new Error('runSweepSync needs a synchronous session');
-      } else {
-        const answers = session.pass(req);
-        if (answers instanceof Promise) throw new Error('runSweepSync needs a synchronous session');
-        reply = mergePasses(answers);
-      }
+      const a = answer(r.value, session);
+      if (a instanceof Promise) throw new Error('runSweepSync needs a synchronous session');
+      reply = a;
     }
   } finally {
     if (failed) steps.return(undefined as never);
