@@ -7,9 +7,8 @@
  *                 [--epochs N] [--batch-size B] [--backend auto|wasm|cpu|tensorflow]
  *                 [--seed S] [--save DIR] [--json] [--threads N]
  */
-import {parseArgs} from 'util';
 import {DatasetName} from 'tfjs-er/node';
-import {flagReaders} from '../../src/node/flags';
+import {flagReaders, trainFlags} from '../../src/node/flags';
 import {train, TrainOptions} from './train';
 
 const USAGE = `usage: tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--data-dir DIR]
@@ -35,30 +34,16 @@ const {oneOf, int} = flags;
 
 /** Parses the command line into training options (exits with usage on error). */
 export function parseCli(argv: string[]): {options: TrainOptions, json: boolean} {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: {
-        'dataset': {type: 'string'}, 'data-dir': {type: 'string'}, 'optimizer': {type: 'string'},
-        'arch': {type: 'string'}, 'activation': {type: 'string'}, 'epochs': {type: 'string'},
-        'batch-size': {type: 'string'}, 'backend': {type: 'string'}, 'seed': {type: 'string'},
-        'save': {type: 'string'}, 'json': {type: 'boolean'}, 'mode': {type: 'string'},
-        'init': {type: 'string'}, 'lr': {type: 'string'}, 'wasm-transpose-fix': {type: 'boolean'},
-        'train-size': {type: 'string'}, 'target-accuracy': {type: 'string'}, 'help': {type: 'boolean'},
-        'eval-each-epoch': {type: 'boolean'}, 'val-size': {type: 'string'}, 'alpha': {type: 'string'}, 'patience': {type: 'string'},
-        'threads': {type: 'string'}, 'step-search': {type: 'string'},
-      },
-    });
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  const v = parsed.values;
-  if (v.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  if (parsed.positionals[0] !== 'train') fail(`unknown command '${parsed.positionals[0] ?? ''}'`);
+  const v = trainFlags(argv, {
+    'dataset': {type: 'string'}, 'data-dir': {type: 'string'}, 'optimizer': {type: 'string'},
+    'arch': {type: 'string'}, 'activation': {type: 'string'}, 'epochs': {type: 'string'},
+    'batch-size': {type: 'string'}, 'backend': {type: 'string'}, 'seed': {type: 'string'},
+    'save': {type: 'string'}, 'json': {type: 'boolean'}, 'mode': {type: 'string'},
+    'init': {type: 'string'}, 'lr': {type: 'string'}, 'wasm-transpose-fix': {type: 'boolean'},
+    'train-size': {type: 'string'}, 'target-accuracy': {type: 'string'}, 'help': {type: 'boolean'},
+    'eval-each-epoch': {type: 'boolean'}, 'val-size': {type: 'string'}, 'alpha': {type: 'string'}, 'patience': {type: 'string'},
+    'threads': {type: 'string'}, 'step-search': {type: 'string'},
+  }, USAGE, fail);
   const lr = v.lr == null ? undefined : Number(v.lr);
   if (lr != null && !(lr > 0)) fail(`--lr must be a positive number, got '${v.lr}'`);
   const alpha = flags.alpha(v.alpha);

@@ -8,7 +8,7 @@
 import {parseArgs} from 'util';
 import {BackendChoice, useBackend} from './backend';
 import {DatasetName} from './datasets';
-import {flagReaders} from './flags';
+import {flagReaders, trainFlags} from './flags';
 import {formatDuration, Progress} from './progress';
 import {DEFAULT_QUEUE} from './redis_executor';
 import {serveRedisWorker} from './redis_worker';
@@ -79,28 +79,14 @@ export function parseWorkerCli(argv: string[]): WorkerCommand {
 
 /** Parses `tfjs-er train …` into training options (exits with the usage on error). */
 export function parseCli(argv: string[]): {options: TrainOptions, json: boolean} {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: {
-        'dataset': {type: 'string'}, 'data-dir': {type: 'string'}, 'arch': {type: 'string'},
-        'activation': {type: 'string'}, 'epochs': {type: 'string'}, 'batch-size': {type: 'string'},
-        'backend': {type: 'string'}, 'seed': {type: 'string'}, 'save': {type: 'string'}, 'json': {type: 'boolean'},
-        'mode': {type: 'string'}, 'init': {type: 'string'}, 'alpha': {type: 'string'}, 'threads': {type: 'string'},
-        'step-search': {type: 'string'}, 'train-size': {type: 'string'}, 'compare': {type: 'string'},
-        'executor': {type: 'string'}, 'queue': {type: 'string'}, 'shards': {type: 'string'}, 'help': {type: 'boolean'},
-      },
-    });
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  const v = parsed.values;
-  if (v.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  if (parsed.positionals[0] !== 'train') fail(`unknown command '${parsed.positionals[0] ?? ''}'`);
+  const v = trainFlags(argv, {
+    'dataset': {type: 'string'}, 'data-dir': {type: 'string'}, 'arch': {type: 'string'},
+    'activation': {type: 'string'}, 'epochs': {type: 'string'}, 'batch-size': {type: 'string'},
+    'backend': {type: 'string'}, 'seed': {type: 'string'}, 'save': {type: 'string'}, 'json': {type: 'boolean'},
+    'mode': {type: 'string'}, 'init': {type: 'string'}, 'alpha': {type: 'string'}, 'threads': {type: 'string'},
+    'step-search': {type: 'string'}, 'train-size': {type: 'string'}, 'compare': {type: 'string'},
+    'executor': {type: 'string'}, 'queue': {type: 'string'}, 'shards': {type: 'string'}, 'help': {type: 'boolean'},
+  }, USAGE, fail);
   const alpha = flags.alpha(v.alpha);
   const seed = flags.seed(v.seed);
   if (v.compare != null && v.compare !== 'adam') fail(`--compare takes 'adam', got '${v.compare}'`);

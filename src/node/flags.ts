@@ -3,6 +3,33 @@
  * benchmarks' training command. Each reports a bad value through `fail`
  * (which prints the usage and exits), naming the flag.
  */
+import {parseArgs, ParseArgsConfig} from 'util';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** The values of the flags `options`, parsed strictly with positionals allowed. */
+export type FlagValues<O extends Options> =
+    ReturnType<typeof parseArgs<{args: string[], allowPositionals: true, strict: true, options: O}>>['values'];
+
+/**
+ * The flags of `tfjs-er train …` (`options`, strict): prints `usage` and
+ * exits with --help; reports an unknown flag or command through `fail`.
+ */
+export function trainFlags<O extends Options>(argv: string[], options: O, usage: string,
+                                              fail: (message: string) => never): FlagValues<O> {
+  let parsed;
+  try {
+    parsed = parseArgs({args: argv, allowPositionals: true, strict: true, options});
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  if ((parsed.values as {help?: boolean}).help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  if (parsed.positionals[0] !== 'train') fail(`unknown command '${parsed.positionals[0] ?? ''}'`);
+  return parsed.values;
+}
 
 /** Flag readers that report through `fail`. */
 export function flagReaders(fail: (message: string) => never) {
