@@ -8,6 +8,7 @@
 // and vendor/mobilenet_v2/ (nsfwjs's MobileNetV2 files) for the "teach objects" card.
 import * as esbuild from 'esbuild';
 import {copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
+import http from 'node:http';
 import {createRequire} from 'node:module';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -85,12 +86,39 @@ export async function buildDemo() {
   return pub;
 }
 
-/** Serves public/ on localhost; resolves to {url, stop}. */
+/**
+ * Serves public/ on localhost; resolves to {url, stop}. esbuild's server sits behind a small
+ * forwarder that adds COOP/COEP: a cross-origin-isolated page gives the Web Workers
+ * SharedArrayBuffer, with which they share the factorisation of wide Grams (esbuild's server
+ * sets no headers; this is the proxy its documentation shows).
+ */
 export async function serveDemo(port = 0) {
   await buildDemo();
   const ctx = await esbuild.context({entryPoints: [], logLevel: 'silent'});
-  const {port: p} = await ctx.serve({servedir: pub, host: '127.0.0.1', port});
-  return {url: `http://127.0.0.1:${p}/`, stop: () => ctx.dispose()};
+  const inner = await ctx.serve({servedir: pub, host: '127.0.0.1', port: 0});
+  const server = http.createServer((req, res) => {
+    const forward = http.request({hostname: '127.0.0.1', port: inner.port, path: req.url, method: req.method,
+                                  headers: req.headers}, answer => {
+      res.writeHead(answer.statusCode ?? 502, {...answer.headers, 'Cross-Origin-Opener-Policy': 'same-origin',
+                                               'Cross-Origin-Embedder-Policy': 'require-corp'});
+      answer.pipe(res);
+    });
+    forward.on('error', e => {
+      res.writeHead(502);
+      res.end(String(e));
+    });
+    req.pipe(forward);
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const stop = async () => {
+    server.closeAllConnections();
+    await new Promise(resolve => server.close(resolve));
+    await ctx.dispose();
+  };
+  return {url: `http://127.0.0.1:${server.address().port}/`, stop};
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

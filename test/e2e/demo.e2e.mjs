@@ -30,6 +30,9 @@ export async function runDemoE2E(executablePath) {
     await page.waitForFunction(() => window.__demo?.state.ready || window.__demo?.state.error, null, {timeout: 60000});
     const backend = await page.evaluate(() => window.__demo.tf.getBackend());
     check('the demo runs on the webgl backend', backend === 'webgl', `tf.getBackend() = ${backend}`);
+    const isolated = await page.evaluate(() => window.crossOriginIsolated);
+    check('the page is cross-origin isolated (COOP/COEP: the Web Workers can share factorisations)', isolated === true,
+          `crossOriginIsolated = ${isolated}`);
 
     await page.click('#train-er');
     await page.waitForFunction(() => !window.__demo.state.training && (window.__demo.state.lastResult || window.__demo.state.error),
