@@ -21,6 +21,14 @@ export interface ERHeadConfig {
    * (for a classifier, the penultimate layer's output).
    */
   layer?: string|number;
+  /**
+   * How features with spatial dimensions (a conv feature map `[h, w, c]` or
+   * a sequence `[t, c]`) become a vector: 'flatten' (default; `h·w·c`
+   * features), or 'average' / 'max' over the spatial positions (`c`
+   * features: the global pooling of a backbone's feature map, far narrower
+   * and usually better for transfer).
+   */
+  pooling?: 'flatten'|'average'|'max';
   /** Class names, one per class (saved with the model). */
   labels?: string[];
   /** 'softmax' (default: one class per example) or 'sigmoid' (multi-label). */
@@ -71,6 +79,18 @@ function projectionLayer(p: ERHeadProjection, d: number, headName: string): tfl.
     units: p.units, activation: 'relu', useBias: false, trainable: false, name: `${headName}_projection`,
     kernelInitializer: tfl.initializers.randomNormal({mean: 0, stddev: 1 / Math.sqrt(d), seed}),
   });
+}
+
+/** The layer that makes `rank`-dimensional features (rank > 2) a vector per example, as `pooling` says. */
+function poolingLayer(mode: NonNullable<ERHeadConfig['pooling']>, rank: number, headName: string): tfl.layers.Layer {
+  if (mode === 'flatten') return tfl.layers.flatten();
+  if (rank !== 3 && rank !== 4) {
+    throw new ERInputError(`erHead: pooling '${mode}' takes features of rank 3 or 4 (a sequence or an image ` +
+                           `feature map); these have rank ${rank}: use pooling 'flatten'`);
+  }
+  const config = {name: `${headName}_pooling`};
+  if (rank === 3) return mode === 'average' ? tfl.layers.globalAveragePooling1d(config) : tfl.layers.globalMaxPooling1d(config);
+  return mode === 'average' ? tfl.layers.globalAveragePooling2d(config) : tfl.layers.globalMaxPooling2d(config);
 }
 
 function featureTensor(base: tfl.LayersModel, layer: string|number|undefined): tfl.SymbolicTensor {
@@ -128,9 +148,14 @@ export function erHead(base: tfl.LayersModel, config: ERHeadConfig): tfl.LayersM
     throw new ERInputError('erHead: base must be a tf.LayersModel (tf.sequential, tf.model or loaded)');
   }
   if (config == null) throw new ERInputError('erHead: pass {classes}');
-  let features = featureTensor(base, config.layer);
-  if (features.shape.length > 2) features = tfl.layers.flatten().apply(features) as tfl.SymbolicTensor;
+  const pooling = config.pooling ?? 'flatten';
+  if (pooling !== 'flatten' && pooling !== 'average' && pooling !== 'max') {
+    throw new ERInputError(`erHead: pooling must be 'flatten', 'average' or 'max', got ${JSON.stringify(config.pooling)}`);
+  }
   const name = config.name ?? 'er_head';
+  const mapped = featureTensor(base, config.layer);
+  let features = mapped.shape.length > 2 ?
+      poolingLayer(pooling, mapped.shape.length, name).apply(mapped) as tfl.SymbolicTensor : mapped;
   if (config.projection != null) {
     const d = features.shape[features.shape.length - 1];
     if (d == null) throw new ERInputError(`erHead: the features' width is unknown ([${features.shape}]); give the base a fixed input shape`);
@@ -146,7 +171,7 @@ export function erHead(base: tfl.LayersModel, config: ERHeadConfig): tfl.LayersM
 }
 
 /** Options of {@link extendERHead}. */
-export interface ExtendERHeadConfig extends Omit<ERHeadConfig, 'layer'|'activation'|'alpha'|'projection'> {}
+export interface ExtendERHeadConfig extends Omit<ERHeadConfig, 'layer'|'pooling'|'activation'|'alpha'|'projection'> {}
 
 /**
  * A new model whose head has more classes: the old head's statistics carry

@@ -176,6 +176,40 @@ describeBackends('erHead', () => {
     expect(maxDiff(p1, p2)).toBeLessThan(1e-4);
     tf.dispose([xi, yi, p1, p2]);
   });
+  it("pooling 'average' / 'max': the head solves on the feature map's global pooling, and saves and loads", async () => {
+    const base = tf.sequential({layers: [
+      tf.layers.conv2d({inputShape: [6, 6, 1], filters: 3, kernelSize: 3, activation: 'relu',
+                        kernelInitializer: tf.initializers.randomNormal({seed: 9}), name: 'conv'}),
+      tf.layers.flatten(),
+      tf.layers.dense({units: 2, activation: 'softmax'}),
+    ]});
+    const xi = tf.randomUniform([40, 6, 6, 1], 0, 1, 'float32', 4);
+    const yi = tf.tidy(() => tf.oneHot(tf.cast(tf.greater(tf.mean(xi, [1, 2, 3]), 0.5), 'int32'), 2));
+    const T = (yi.arraySync() as number[][]).map(r => r.map(v => 4 * v - 2));
+    const maps = tf.model({inputs: base.inputs, outputs: base.getLayer('conv').output as tf.SymbolicTensor}).predict(xi) as tf.Tensor4D;
+    for (const pooling of ['average', 'max'] as const) {
+      const model = erHead(base, {classes: 2, layer: 'conv', pooling, alpha: 1e-3});
+      expect(model.getLayer('er_head_pooling').outputShape).toEqual([null, 3]);
+      await model.fit(xi, yi, {epochs: 1, verbose: 0});
+      const pooled = tf.tidy(() => pooling === 'average' ? tf.mean(maps, [1, 2]) : tf.max(maps, [1, 2]));
+      const ref = ridgeReference(pooled.arraySync() as number[][], T, 1e-3);
+      const [W] = headWeights(model);
+      expect(W.shape).toEqual([3, 2]);
+      expect(maxRelErr(W.arraySync() as number[][], ref.W)).withContext(pooling).toBeLessThan(5e-3);
+      const {loaded} = await saveAndLoad(model);
+      const p1 = model.predict(xi) as tf.Tensor, p2 = loaded.predict(xi) as tf.Tensor;
+      expect(maxDiff(p1, p2)).withContext(pooling).toBeLessThan(1e-6);
+      tf.dispose([pooled, p1, p2]);
+      loaded.dispose();
+    }
+    const before = tf.memory().numTensors;
+    expect(() => erHead(base, {classes: 2, layer: 'conv', pooling: 'mean' as 'average'})).toThrowMatching(
+        e => e instanceof ERInputError && /pooling must be 'flatten', 'average' or 'max', got "mean"/.test(e.message));
+    expect(() => erHead(base, {classes: 2, pooling: 'sum' as 'max'})).toThrowMatching(
+        e => e instanceof ERInputError && /pooling must be/.test(e.message));
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([xi, yi, maps]);
+  });
   it('projection: a frozen seeded random ReLU layer before the head; the head solves on its outputs', async () => {
     const base = makeBase();
     const model = erHead(base, {classes: 3, alpha: 1e-3, projection: {units: 16, seed: 7}});

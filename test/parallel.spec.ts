@@ -10,9 +10,8 @@ import {RemoteRun, SHARED_FACTOR_MIN} from '../src/executors/remote';
 import {er, ERExecutor, ERInputError} from '../src/index';
 import {ThreadPool, threadPool} from '../src/node/index';
 import {describeBackends} from './helpers/backends';
-import {toyClassification} from './helpers/data';
 import {randomGram} from './helpers/linalg';
-import {expectSameWeightsOnEveryCall, interrupting} from './helpers/executors';
+import {executorSpecData, expectSameWeightsOnEveryCall, interrupting} from './helpers/executors';
 import {expectSameWeights, expectUnchanged, smallConvnet, smallMlp, twins, wideTwins} from './helpers/models';
 
 type Make = () => tf.LayersModel;
@@ -29,9 +28,7 @@ describeBackends('threadPool executor', backend => {
   let images: tf.Tensor4D, imageY: tf.Tensor2D;
   beforeAll(() => {
     pool = threadPool({threads: 2, backend: backend === 'wasm' ? 'wasm' : 'cpu'});
-    ({x, y} = toyClassification(600, 21));
-    images = tf.randomUniform([120, 6, 6, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
-    imageY = tf.tidy(() => tf.oneHot(tf.cast(tf.greater(tf.mean(images, [1, 2, 3]), 0.5), 'int32'), 2).toFloat()) as tf.Tensor2D;
+    ({x, y, images, imageY} = executorSpecData());
   });
   afterAll(async () => {
     tf.dispose([x, y, images, imageY]);

@@ -8,7 +8,7 @@
  *                 [--seed S] [--save DIR] [--json] [--threads N]
  */
 import {DatasetName} from 'tfjs-er/node';
-import {flagReaders, trainFlags} from '../../src/node/flags';
+import {flagReaders, trainFlags, usageFail} from '../../src/node/flags';
 import {train, TrainOptions} from './train';
 
 const USAGE = `usage: tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--data-dir DIR]
@@ -24,10 +24,7 @@ const USAGE = `usage: tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--dat
                 --patience P (early stopping: stop after P epochs without a better held-out accuracy)
                 --eval-each-epoch (test accuracy after every epoch; with --json, adds "history")`;
 
-function fail(message: string): never {
-  console.error(`tfjs-er: ${message}\n\n${USAGE}`);
-  process.exit(2);
-}
+const fail: (message: string) => never = usageFail(USAGE);
 
 const flags = flagReaders(fail);
 const {oneOf, int} = flags;

@@ -8,7 +8,7 @@
 import {parseArgs} from 'util';
 import {BackendChoice, useBackend} from './backend';
 import {DatasetName} from './datasets';
-import {flagReaders, trainFlags} from './flags';
+import {flagReaders, trainFlags, usageFail} from './flags';
 import {formatDuration, Progress} from './progress';
 import {DEFAULT_QUEUE} from './redis_executor';
 import {serveRedisWorker} from './redis_worker';
@@ -38,10 +38,7 @@ usage: tfjs-er worker --redis redis://HOST:PORT [options]     (run as many as yo
   --lock-seconds S          a dead worker's job moves on after about S seconds (default 30)
   --quiet                   no line per job`;
 
-function fail(message: string): never {
-  console.error(`tfjs-er: ${message}\n\n${USAGE}`);
-  process.exit(2);
-}
+const fail: (message: string) => never = usageFail(USAGE);
 
 const flags = flagReaders(fail);
 const {oneOf, int} = flags;

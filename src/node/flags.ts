@@ -31,6 +31,14 @@ export function trainFlags<O extends Options>(argv: string[], options: O, usage:
   return parsed.values;
 }
 
+/** A `fail` for a command: prints the message and `usage` on stderr and exits with status 2. */
+export function usageFail(usage: string): (message: string) => never {
+  return message => {
+    console.error(`tfjs-er: ${message}\n\n${usage}`);
+    process.exit(2);
+  };
+}
+
 /** Flag readers that report through `fail`. */
 export function flagReaders(fail: (message: string) => never) {
   return {

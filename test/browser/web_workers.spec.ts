@@ -7,8 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {RemoteShard, SHARED_FACTOR_MIN} from '../../src/executors/remote';
 import {er, ERExecutor, WebWorkerPool, webWorkerPool} from '../../src/index';
-import {toyClassification} from '../helpers/data';
-import {expectSameWeightsOnEveryCall, interrupting} from '../helpers/executors';
+import {executorSpecData, expectSameWeightsOnEveryCall, interrupting} from '../helpers/executors';
 import {expectUnchanged, relativeWeightDiff, smallConvnet, smallMlp, twins, wideTwins} from '../helpers/models';
 
 const TFJS = '/base/node_modules/@tensorflow/tfjs/dist/tf.min.js';
@@ -28,9 +27,7 @@ describe('webWorkerPool executor [page cpu, 2 workers]', () => {
   beforeAll(async () => {
     await tf.setBackend('cpu');
     workers = pool('cpu');
-    ({x, y} = toyClassification(600, 21));
-    images = tf.randomUniform([120, 6, 6, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
-    imageY = tf.tidy(() => tf.oneHot(tf.cast(tf.greater(tf.mean(images, [1, 2, 3]), 0.5), 'int32'), 2).toFloat()) as tf.Tensor2D;
+    ({x, y, images, imageY} = executorSpecData());
   });
   afterAll(async () => {
     tf.dispose([x, y, images, imageY]);

@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {UpdateSession} from '../../src/engine/index';
 import {er, ERExecutor, ExecutorRun} from '../../src/index';
+import {toyClassification} from './data';
 import {expectSameWeights, smallMlp, twins} from './models';
 
 /**
@@ -60,4 +61,13 @@ export async function expectSameWeightsOnEveryCall(executor: ERExecutor, x: tf.T
     local.dispose();
     remote.dispose();
   }
+}
+
+/** The executor specs' data: 600 rows of the toy 3-class problem, and 120 6×6 images with a 2-class label. */
+export function executorSpecData(): {x: tf.Tensor2D, y: tf.Tensor2D, images: tf.Tensor4D, imageY: tf.Tensor2D} {
+  const {x, y, labels} = toyClassification(600, 21);
+  labels.dispose();
+  const images = tf.randomUniform([120, 6, 6, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
+  const imageY = tf.tidy(() => tf.oneHot(tf.cast(tf.greater(tf.mean(images, [1, 2, 3]), 0.5), 'int32'), 2).toFloat()) as tf.Tensor2D;
+  return {x, y, images, imageY};
 }

@@ -16,7 +16,7 @@ const SLOTS = [0, 1, 2];
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 export const objects = {
-  /** image → MobileNetV2 features (576, pooled). */
+  /** nsfwjs's MobileNetV2 (the head reads one of its layers). */
   backbone: null as tf.LayersModel|null,
   /** The backbone with the ER head on top. */
   head: null as tf.LayersModel|null,
@@ -39,9 +39,10 @@ function loadScript(src: string): Promise<void> {
 
 /**
  * nsfwjs's MobileNetV2 files (UMD scripts defining `model` and
- * `group1_shard1of1`), cut at 'block_11_expand_relu' and global-average
- * pooled (576 features): the layer whose features classified CIFAR-10 best
- * (docs/benchmarks.md, transfer-probe); the later layers are tuned to nsfwjs's task.
+ * `group1_shard1of1`) as a layers model. The head reads its
+ * 'block_11_expand_relu' feature map, global-average pooled (576 features):
+ * the layer whose features classified CIFAR-10 best (docs/benchmarks.md,
+ * transfer-probe); the later layers are tuned to nsfwjs's task.
  */
 async function loadBackbone(): Promise<tf.LayersModel> {
   if (objects.backbone) return objects.backbone;
@@ -53,15 +54,10 @@ async function loadBackbone(): Promise<tf.LayersModel> {
   const bin = atob(g.group1_shard1of1 as string);
   const bytes = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  const full = await tf.loadLayersModel(tf.io.fromMemory({modelTopology: json.modelTopology,
-                                                          weightSpecs: json.weightsManifest[0].weights,
-                                                          weightData: bytes.buffer}));
-  const pooled = tf.layers.globalAveragePooling2d({name: 'features'})
-      .apply(full.getLayer(LAYER).output as tf.SymbolicTensor) as tf.SymbolicTensor;
-  const cut = tf.model({inputs: full.inputs, outputs: pooled, name: 'mobilenet_v2'});
-  for (const l of full.layers) if (!cut.layers.includes(l)) l.dispose();
-  objects.backbone = cut;
-  return cut;
+  objects.backbone = await tf.loadLayersModel(tf.io.fromMemory({modelTopology: json.modelTopology,
+                                                                weightSpecs: json.weightsManifest[0].weights,
+                                                                weightData: bytes.buffer}));
+  return objects.backbone;
 }
 
 /** An image (file or video frame) as the backbone's input: 224×224, [0, 1] (as nsfwjs feeds it). */
@@ -109,7 +105,7 @@ async function teach() {
   const classes = Math.max(...objects.labels) + 1;
   const labels = names().slice(0, classes);
   if (objects.head == null) {
-    objects.head = erHead(backbone, {classes, labels, layer: 'features', name: 'objects_head'});
+    objects.head = erHead(backbone, {classes, labels, layer: LAYER, pooling: 'average', name: 'objects_head'});
   } else if (classes > (objects.head.outputs[0].shape[1] as number)) {
     const old = objects.head;
     objects.head = extendERHead(old, {classes, labels});
