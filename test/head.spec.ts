@@ -202,6 +202,15 @@ describeBackends('erHead', () => {
       tf.dispose([pooled, p1, p2]);
       loaded.dispose();
     }
+    // a sequence [t, c] pools over t; rank 5 is refused with the way out
+    const seq = tf.sequential({layers: [tf.layers.dense({inputShape: [6, 4], units: 5, name: 'seq'}),
+                                        tf.layers.flatten(), tf.layers.dense({units: 2})]});
+    expect(erHead(seq, {classes: 2, layer: 'seq', pooling: 'max'}).getLayer('er_head_pooling').outputShape)
+        .toEqual([null, 5]);
+    const vol = tf.sequential({layers: [tf.layers.dense({inputShape: [2, 3, 4, 2], units: 3, name: 'vol'}),
+                                        tf.layers.flatten(), tf.layers.dense({units: 2})]});
+    expect(() => erHead(vol, {classes: 2, layer: 'vol', pooling: 'average'})).toThrowMatching(
+        e => e instanceof ERInputError && /rank 3 or 4 .* these have rank 5: use pooling 'flatten'/.test(e.message));
     const before = tf.memory().numTensors;
     expect(() => erHead(base, {classes: 2, layer: 'conv', pooling: 'mean' as 'average'})).toThrowMatching(
         e => e instanceof ERInputError && /pooling must be 'flatten', 'average' or 'max', got "mean"/.test(e.message));
@@ -209,6 +218,8 @@ describeBackends('erHead', () => {
         e => e instanceof ERInputError && /pooling must be/.test(e.message));
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([xi, yi, maps]);
+    seq.dispose();
+    vol.dispose();
   });
   it('projection: a frozen seeded random ReLU layer before the head; the head solves on its outputs', async () => {
     const base = makeBase();
