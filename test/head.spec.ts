@@ -16,6 +16,16 @@ function makeBase(seed = 3): tf.Sequential {
   ]});
 }
 
+/** A small frozen convnet on 6×6×1 images: conv 'conv' (3×3, `filters`, ReLU) → flatten → 2-way softmax. */
+function convBase(filters: number): tf.Sequential {
+  return tf.sequential({layers: [
+    tf.layers.conv2d({inputShape: [6, 6, 1], filters, kernelSize: 3, activation: 'relu',
+                      kernelInitializer: tf.initializers.randomNormal({seed: 9}), name: 'conv'}),
+    tf.layers.flatten(),
+    tf.layers.dense({units: 2, activation: 'softmax'}),
+  ]});
+}
+
 function headWeights(model: tf.LayersModel): tf.Tensor[] {
   return (model.getLayer('er_head') as ERHead).getWeights().slice(0, 2);
 }
@@ -159,12 +169,7 @@ describeBackends('erHead', () => {
   });
 
   it('features of rank > 2 (a conv feature map) are flattened; a named or indexed layer can be chosen', async () => {
-    const base = tf.sequential({layers: [
-      tf.layers.conv2d({inputShape: [6, 6, 1], filters: 2, kernelSize: 3, activation: 'relu',
-                        kernelInitializer: tf.initializers.randomNormal({seed: 9}), name: 'conv'}),
-      tf.layers.flatten(),
-      tf.layers.dense({units: 2, activation: 'softmax'}),
-    ]});
+    const base = convBase(2);
     const byName = erHead(base, {classes: 2, layer: 'conv'});
     const byIndex = erHead(base, {classes: 2, layer: 0, name: 'head2'});
     const xi = tf.randomUniform([30, 6, 6, 1], 0, 1, 'float32', 4);
@@ -177,12 +182,7 @@ describeBackends('erHead', () => {
     tf.dispose([xi, yi, p1, p2]);
   });
   it("pooling 'average' / 'max': the head solves on the feature map's global pooling, and saves and loads", async () => {
-    const base = tf.sequential({layers: [
-      tf.layers.conv2d({inputShape: [6, 6, 1], filters: 3, kernelSize: 3, activation: 'relu',
-                        kernelInitializer: tf.initializers.randomNormal({seed: 9}), name: 'conv'}),
-      tf.layers.flatten(),
-      tf.layers.dense({units: 2, activation: 'softmax'}),
-    ]});
+    const base = convBase(3);
     const xi = tf.randomUniform([40, 6, 6, 1], 0, 1, 'float32', 4);
     const yi = tf.tidy(() => tf.oneHot(tf.cast(tf.greater(tf.mean(xi, [1, 2, 3]), 0.5), 'int32'), 2));
     const T = (yi.arraySync() as number[][]).map(r => r.map(v => 4 * v - 2));
