@@ -22,11 +22,14 @@ export interface RunResult {
   wall_seconds: number; loadavg_before: number; loadavg_after: number;
 }
 
-/** Runs the TypeScript file `script` (under bench/) with `args` in a fresh process; returns its last line's JSON. */
-export function runJson<T>(script: string, args: string[], label: string): Promise<T> {
+/**
+ * Runs the TypeScript file `script` (under bench/) with `args` in a fresh
+ * process, in the checkout `root` (default this one); returns its last line's JSON.
+ */
+export function runJson<T>(script: string, args: string[], label: string, root = ROOT): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', script), ...args],
-                        {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']});
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bench', script), ...args],
+                        {cwd: root, stdio: ['ignore', 'pipe', 'pipe']});
     let out = '', err = '';
     child.stdout.on('data', d => out += d);
     child.stderr.on('data', d => err += d);
