@@ -13,6 +13,7 @@
 import {execFileSync} from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import {cifarDir} from './cifar_dir';
 import {median, RESULTS, ROOT, runJson, table, writeResults} from './lib';
 
 const REPEATS = Number(process.env.PARALLEL_REPEATS ?? 3);
@@ -39,13 +40,16 @@ interface UpdateRun {
  * machine's own limit for two copies of this work on its two cores.
  * baseline: also run it in-process on the code of {@link CONV_BASELINE}.
  */
-const CASES: Array<{label: string, args: string[], script?: string, countFlops?: boolean, pairs?: boolean,
-                    baseline?: boolean}> = [
+const CASES: Array<{label: string, args: string[]|(() => string[]), script?: string, countFlops?: boolean,
+                    pairs?: boolean, baseline?: boolean}> = [
   {label: '784-1000-1000-10 erls, MNIST 60k', args: ['--arch', '784-1000-1000-10', '--mode', 'erls']},
   {label: '784-4000-10 er, MNIST 60k', args: ['--arch', '784-4000-10', '--mode', 'er']},
   {label: 'convnet 784-c32k5-p4-10 er, MNIST 10k', args: ['--arch', '784-c32k5-p4-10', '--mode', 'er',
                                                            '--train-size', '10000', '--batch-size', '500', '--init', 'glorot'],
    countFlops: true, pairs: true},
+  {label: 'CIFAR-10 convnet 3072-c64k5-p8-10 er, 10k', args: () => [
+    '--dataset', 'cifar10', '--data-dir', cifarDir(), '--arch', '3072-c64k5-p8-10', '--mode', 'er',
+    '--train-size', '10000', '--batch-size', '500', '--init', 'glorot'], countFlops: true},
   {label: 'tfjs-examples mnist-node convnet (attachER), MNIST 2k', script: 'stock_convnet_run.ts',
    args: ['--train-size', '2000'], countFlops: true, baseline: true},
 ];
@@ -155,28 +159,29 @@ export async function parallelSuite(): Promise<void> {
       continue;
     }
     const script = c.script ?? 'update_run.ts';
+    const args = typeof c.args === 'function' ? c.args() : c.args;
     const baseRoot = c.baseline ? baselineCheckout(CONV_BASELINE, script) : null;
     const one: UpdateRun[] = [], two: UpdateRun[] = [], pairs: UpdateRun[][] = [], base: UpdateRun[] = [];
     for (let r = 0; r < REPEATS; r++) {
       // alternate which goes first
       const order: Array<[number, UpdateRun[]]> = r % 2 === 0 ? [[1, one], [2, two]] : [[2, two], [1, one]];
       if (baseRoot != null && r % 2 === 1) {
-        base.push(await runUpdate([...c.args, '--threads', '1'], `${c.label}, code of ${CONV_BASELINE}`, script, baseRoot));
+        base.push(await runUpdate([...args, '--threads', '1'], `${c.label}, code of ${CONV_BASELINE}`, script, baseRoot));
       }
       for (const [threads, into] of order) {
-        into.push(await runUpdate([...c.args, '--threads', String(threads)], `${c.label}, ${threads} thread(s)`, script));
+        into.push(await runUpdate([...args, '--threads', String(threads)], `${c.label}, ${threads} thread(s)`, script));
       }
       if (baseRoot != null && r % 2 === 0) {
-        base.push(await runUpdate([...c.args, '--threads', '1'], `${c.label}, code of ${CONV_BASELINE}`, script, baseRoot));
+        base.push(await runUpdate([...args, '--threads', '1'], `${c.label}, code of ${CONV_BASELINE}`, script, baseRoot));
       }
       if (c.pairs) {
-        pairs.push(await Promise.all([1, 2].map(k => runUpdate([...c.args, '--threads', '1'],
+        pairs.push(await Promise.all([1, 2].map(k => runUpdate([...args, '--threads', '1'],
                                                                `${c.label}, in-process ${k} of 2 at once`, script))));
       }
     }
     // the products' flops, from one more in-process run (its time is not used: counting slows it)
     const countIn = async (root: string, label: string) => c.countFlops ?
-        (await runUpdate([...c.args, '--threads', '1', '--count-flops'], label, script, root)).flops ?? null : null;
+        (await runUpdate([...args, '--threads', '1', '--count-flops'], label, script, root)).flops ?? null : null;
     const flops = await countIn(ROOT, `${c.label}, counting flops`);
     const baseline = baseRoot != null ?
         {commit: CONV_BASELINE, runs: base, flops: await countIn(baseRoot, `${c.label}, code of ${CONV_BASELINE}, counting flops`)} :
@@ -204,7 +209,8 @@ export async function parallelSuite(): Promise<void> {
                 'merge; with threads, the factorisations of Grams at least 768 wide are shared by the threads); it is an ' +
                 'extrapolation, not a measurement. Solves s: the medians of the update\'s solve seconds (on the ' +
                 'coordinator, factorisations shared on 2 threads). Test errors agree: the weights ' +
-                'are the in-process ones (the specs check it). The tfjs-examples mnist-node convnet: its model.js as ' +
+                'are the in-process ones (the specs check it). The CIFAR-10 convnet is that of the cifar10-conv suite (conv 5×5 ' +
+                '64 same ReLU, max-pool 8, dense softmax) on a balanced 10,000 of its training images. The tfjs-examples mnist-node convnet: its model.js as ' +
                 'stock layers (conv2d 3×3 valid 32, 32, max-pool 2, conv2d 64, 64, max-pool 2, flatten, dropout 0.25, ' +
                 'dense 512 ReLU, dropout 0.5, dense 10 softmax; seeded glorot kernels), switched by attachER alone, ' +
                 'er() defaults, batch 500, the first balanced 2000 MNIST training images. Products GFLOP/s (convnets): the flops of the update\'s ' +

@@ -6,7 +6,7 @@
  * solve seconds. Prints one JSON line.
  *
  *   tsx bench/update_run.ts --arch A --mode M [--dataset D] [--train-size N] [--epochs E]
- *                           [--init data|glorot] [--threads N | --redis URL --shards S --queue Q]
+ *                           [--data-dir DIR] [--init data|glorot] [--threads N | --redis URL --shards S --queue Q]
  *                           [--count-flops]  (in-process: also the products' flops, see harness/flops.ts)
  */
 import * as fs from 'fs';
@@ -29,7 +29,7 @@ function peakRssMb(): number|null {
 async function main() {
   const {values: v} = parseArgs({options: {
     arch: {type: 'string'}, mode: {type: 'string'}, threads: {type: 'string'}, redis: {type: 'string'},
-    shards: {type: 'string'}, queue: {type: 'string'}, epochs: {type: 'string'}, dataset: {type: 'string'},
+    shards: {type: 'string'}, queue: {type: 'string'}, epochs: {type: 'string'}, dataset: {type: 'string'}, 'data-dir': {type: 'string'},
     'train-size': {type: 'string'}, 'batch-size': {type: 'string'}, init: {type: 'string'},
     'count-flops': {type: 'boolean'},
   }});
@@ -38,7 +38,7 @@ async function main() {
   const passes: RedisPassReport[] = [];
   const updates: Array<Pick<SweepReport, 'seconds'|'passSeconds'>> = [];
   const result = await train({
-    dataset: (v.dataset ?? 'mnist') as 'mnist', arch: v.arch, mode: v.mode as 'er'|'erls',
+    dataset: (v.dataset ?? 'mnist') as 'mnist', dataDir: v['data-dir'], arch: v.arch, mode: v.mode as 'er'|'erls',
     init: (v.init ?? 'data') as 'data'|'glorot',
     epochs: Number(v.epochs ?? 1), backend: 'wasm', seed: 0, threads: v.threads ? Number(v.threads) : undefined,
     trainSize: v['train-size'] ? Number(v['train-size']) : undefined,
