@@ -9,7 +9,7 @@
  * It imports the library by relative paths so that the parallel suite can
  * run the same file in a checkout of older code (its baseline).
  *
- *   tsx bench/stock_convnet_run.ts --train-size N [--threads T] [--count-flops]
+ *   tsx bench/stock_convnet_run.ts --train-size N [--threads T] [--count-flops] [--forward-cache-mb MB]
  */
 import * as fs from 'fs';
 import {parseArgs} from 'util';
@@ -52,6 +52,7 @@ function peakRssMb(): number|null {
 async function main() {
   const {values: v} = parseArgs({options: {
     'train-size': {type: 'string'}, threads: {type: 'string'}, 'count-flops': {type: 'boolean'},
+    'forward-cache-mb': {type: 'string'},
   }});
   const threads = Number(v.threads ?? 1), n = Number(v['train-size'] ?? 1000);
   if (v['count-flops'] && threads !== 1) throw new Error('--count-flops needs --threads 1 (workers have their own engines)');
@@ -69,7 +70,9 @@ async function main() {
       threadsStart = (Date.now() - t) / 1000;
     }
     const model = attachER(mnistNodeConvnet());
-    const optimizer = er({verbose: false, executor: pool ?? undefined});
+    // only when asked: older code (the suite's baseline) has no such option
+    const cache = v['forward-cache-mb'] != null ? {forwardCacheMB: Number(v['forward-cache-mb'])} : {};
+    const optimizer = er({verbose: false, executor: pool ?? undefined, ...cache});
     model.compile({optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy']});
     const stopCounting = v['count-flops'] ? countProductFlops() : null;
     const t0 = Date.now();
@@ -86,7 +89,7 @@ async function main() {
     console.log(JSON.stringify({train_rows: set.count, train_seconds: seconds, ms_per_row: 1000 * seconds / set.count,
                                 threads, threads_start_seconds: threadsStart, peak_rss_mb: peak, flops,
                                 test_error: Number(testError.toFixed(2)),
-                                updates: report ? [{seconds: report.seconds}] : []}));
+                                updates: report ? [{seconds: report.seconds, passes: report.passSeconds}] : []}));
     model.dispose();
     optimizer.dispose();
   } finally {

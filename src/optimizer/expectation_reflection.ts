@@ -50,6 +50,12 @@ export interface ERConfig {
    * 'held' with the output layer held at its first solve (tfjs-er 0.1's rule).
    */
   stepSearch?: 'refit'|'held';
+  /**
+   * Megabytes of the first pass's forwards that each update keeps for its
+   * later passes, over all shards (split evenly); chunks beyond it are
+   * recomputed, with the same weights. 0 turns it off. Default 512.
+   */
+  forwardCacheMB?: number;
   /** Print recovered numerical trouble (e.g. a singular Gram) with console.warn. Default true. */
   verbose?: boolean;
   /**
@@ -68,7 +74,7 @@ type NamedTensor = {name: string, tensor: tf.Tensor};
 
 const DEFAULTS: FullConfig = {
   alpha: 1e-3, beta: 0.1, mode: 'er', update: 'epoch', refresh: true, searchRows: 10000, stepSearch: 'refit',
-  verbose: true, executor: undefined,
+  forwardCacheMB: 512, verbose: true, executor: undefined,
 };
 
 function validate(config: ERConfig): FullConfig {
@@ -91,6 +97,7 @@ function validate(config: ERConfig): FullConfig {
   if (c.alpha !== 'auto') num('alpha', 0);
   num('beta', 0);
   num('searchRows', 1, true);
+  num('forwardCacheMB', 0);
   for (const name of ['verbose', 'refresh'] as const) {
     if (typeof c[name] !== 'boolean') {
       throw new ERInputError(`er(): option ${name} must be true or false, got ${JSON.stringify(c[name])}`);

@@ -127,7 +127,8 @@ export class ERController implements EpochTrainer {
       ...(inner.factor ? {factor: r => inner.factor!(r)} : {}),
       end: () => inner.end(),
     };
-    const steps = sweepSteps(units, this.config, {inputShape, cache: this.cache, predictions});
+    const steps = sweepSteps(units, this.config, {inputShape, cache: this.cache, predictions,
+                                                  shards: this.executor.shards});
     const result = await runSweep(steps, session);
     const changed = chain.units.flatMap((u, i) => u.kind === 'solved' && result.weights[i] != null ?
         [u.solved.kernel, ...(u.solved.bias != null ? [u.solved.bias] : [])] : []);

@@ -8,6 +8,7 @@ import '../band.spec';
 import '../ridge.spec';
 import '../preimage.spec';
 import '../sweep.spec';
+import '../forward_cache.spec';
 import '../optimizer.spec';
 import '../attach.spec';
 import '../head.spec';

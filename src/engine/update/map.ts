@@ -15,6 +15,7 @@ import {RidgeAccumulator} from '../ridge/accumulator';
 import {forwardUnits, isSolved, NetworkUnit, rowWidth, SolvedUnit, unitPreimage, unitWidth, UnitWeights,
         validateUnits, weightsAt} from '../units';
 import {accumulate} from './accumulate';
+import {ForwardCache} from './forward_cache';
 import {ObservedStats, PassPlan, PassStats, PredictionPieces} from './plan';
 import {StepSearchMap} from './search_map';
 
@@ -58,6 +59,8 @@ export class ShardRunner {
   readonly w0: Array<UnitWeights|null>;
   /** Reflected output targets of the first target pass, by chunk offset. */
   private readonly kept = new Map<number, tf.Tensor>();
+  /** The first pass's forwards and the targets carried down, kept for the target passes. */
+  private readonly forward: ForwardCache;
   /** The step search's passes and what they keep between them. */
   private readonly search = new StepSearchMap(this);
 
@@ -70,6 +73,7 @@ export class ShardRunner {
     this.next = units.map(() => null);
     this.operators = units.map(() => null);
     this.w0 = units.map(() => null);
+    this.forward = new ForwardCache(units);
   }
 
   /** Sets a weight slot of unit `i` (null clears it). The runner does not own the tensors. */
@@ -110,6 +114,8 @@ export class ShardRunner {
 
   /** One pass as a generator that yields after each chunk. */
   private steps(plan: PassPlan, data: ShardData): Generator<void, PassStats> {
+    // the kept forwards serve the target passes only: later passes run on new weights
+    if (plan.kind !== 'target' && plan.kind !== 'rebuild') this.forward.clear();
     switch (plan.kind) {
       case 'first': return this.firstPass(plan, data);
       case 'rebuild': return this.outputPass(plan.unit, data, 'full', false);
@@ -122,8 +128,9 @@ export class ShardRunner {
     }
   }
 
-  /** Releases the kept targets and search fields. */
+  /** Releases the kept targets, forwards and search fields. */
   dispose(): void {
+    this.forward.clear();
     for (const t of this.kept.values()) t.dispose();
     this.kept.clear();
     this.search.dispose();
@@ -163,12 +170,14 @@ export class ShardRunner {
     let sums: tf.Tensor|null = null, sumSq: tf.Tensor|null = null;
     const pieces: PredictionPieces['pieces'] = [];
     let rows = 0;
+    this.forward.reset(plan.cacheBytes ?? 0);
     try {
       for (const c of data()) {
         this.checkChunk(c);
         const {x, y} = c;
         const prediction = tf.tidy((): tf.Tensor|undefined => {
           const {inputs, fields} = forwardUnits(this.units, x);
+          this.forward.fill(c.offset, x.shape[0], inputs, fields);
           const h = fields[this.out]!;
           if (acc != null) accumulate(acc, out, inputs[this.out], reflectOutput(out.activation, h, y), plan.part);
           const ok = tf.logicalAnd(tf.all(tf.isFinite(x)), tf.all(tf.isFinite(y)));
@@ -242,14 +251,27 @@ export class ShardRunner {
     try {
       for (const c of data()) {
         this.checkChunk(c);
+        const e = this.forward.get(c.offset, c.x.shape[0]);
         tf.tidy(() => {
-          const {inputs, fields} = forwardUnits(this.units, c.x);
-          const tOut = reflectOutput(out.activation, fields[this.out]!, c.y);
+          let input: (j: number) => tf.Tensor, fields: Array<tf.Tensor|null>;
+          if (e != null && e.from > k) {
+            input = j => this.forward.input(e, j, c.x);
+            fields = e.fields;
+          } else {
+            const f = forwardUnits(this.units, c.x);
+            input = j => f.inputs[j];
+            fields = f.fields;
+          }
+          const keptOut = e != null && e.from > k && e.target != null;
+          const tOut = keptOut && !plan.keepTargets ? null : reflectOutput(out.activation, fields[this.out]!, c.y);
           if (plan.keepTargets) {
             this.kept.get(c.offset)?.dispose();
-            this.kept.set(c.offset, tf.keep(tOut));
+            this.kept.set(c.offset, tf.keep(tOut!));
           }
-          accumulate(acc, u, inputs[k], this.targetDownTo(k, inputs, fields, tOut), plan.part);
+          const from = keptOut ? e!.from : this.out;
+          const t = this.targetDownTo(k, input, fields, keptOut ? e!.target! : tOut!, from);
+          accumulate(acc, u, input(k), t, plan.part);
+          if (e != null && e.from > k) this.forward.carry(e, t, k);
         });
         rows += c.x.shape[0];
         yield;
@@ -260,12 +282,16 @@ export class ShardRunner {
     }
   }
 
-  /** Field target of solved unit k, carried from the reflected output target through the new weights above. */
-  private targetDownTo(k: number, inputs: tf.Tensor[], fields: Array<tf.Tensor|null>, tOut: tf.Tensor): tf.Tensor {
-    let t = tOut;
-    for (let j = this.out; j > k; j--) {
+  /**
+   * Field target of solved unit k, carried from `t` (the target of unit
+   * `from`'s output: the reflected output target when `from` is the output
+   * unit) through the new weights of units `from` … k + 1.
+   */
+  private targetDownTo(k: number, input: (j: number) => tf.Tensor, fields: Array<tf.Tensor|null>, t: tf.Tensor,
+                       from: number): tf.Tensor {
+    for (let j = from; j > k; j--) {
       const u = this.units[j];
-      const below = unitPreimage(u, inputs[j], t, isSolved(u) ? weightsAt(this.units, j, this.next) : null,
+      const below = unitPreimage(u, input(j), t, isSolved(u) ? weightsAt(this.units, j, this.next) : null,
                                  this.operators[j]);
       const prev = this.units[j - 1];
       t = isSolved(prev) ? reflectHidden(prev.activation, fields[j - 1]!, below) : below;

@@ -13,17 +13,21 @@ export type StatsPart = 'full'|'cross';
  * One pass over a shard's rows.
  * - `first`: forward with the current weights, reflect the output field,
  *   accumulate the output unit's statistics (`unit` null: output frozen),
- *   and observe the data (rows, finiteness, target range).
+ *   and observe the data (rows, finiteness, target range); keep the forward
+ *   of as many chunks as `cacheBytes` allows for the target passes.
  * - `rebuild`: the output unit's full statistics again (its cached Gram did not apply).
  * - `target`: carry the reflected output target down to `unit` through the
- *   new weights above and accumulate that unit's statistics.
+ *   new weights above (from where the last target pass left it, for kept
+ *   chunks) and accumulate that unit's statistics.
  * - `refresh`: the output unit's statistics on the new features, against
  *   the targets kept by the first `target` pass (recomputed if missing).
  * - `search`: the misfit of the `'erls'` step search for every γ, output held.
  * - `searchFit` / `searchScore`: the refit-aware step search (see `sweep.ts`).
  */
 export type PassPlan =
-    {kind: 'first', unit: number|null, part: StatsPart, fingerprint: boolean, predictions: boolean}|
+    {kind: 'first', unit: number|null, part: StatsPart, fingerprint: boolean, predictions: boolean,
+     /** Bytes of this shard's forwards to keep for the target passes (see `forward_cache.ts`); default 0. */
+     cacheBytes?: number}|
     {kind: 'rebuild', unit: number}|
     {kind: 'target', unit: number, part: StatsPart, keepTargets: boolean}|
     {kind: 'refresh', unit: number}|

@@ -9,7 +9,10 @@
  *    output unit.
  * 2. `target`, per lower trainable unit, top-down: carry the reflected output
  *    target down through the new weights above (pre-image, hidden reflection
- *    rule; pooling routes it, flatten reshapes it); accumulate; solve.
+ *    rule; pooling routes it, flatten reshapes it); accumulate; solve. Shards
+ *    keep the first pass's forward and the carried target of as many chunks
+ *    as `forwardCacheMB` allows, so each target pass carries those one unit
+ *    further instead of from the output.
  * 3. mode 'erls': the step γ along the ER direction of the hidden units,
  *    `W(γ) = W⁰ + γ(W^ER − W⁰)` (W⁰: the refit of their unchanged fields).
  *    Each γ is judged by the read-out the refresh would give it: on a
@@ -64,6 +67,13 @@ export interface SweepConfig {
    * the output unit held (the rule of tfjs-er 0.1).
    */
   stepSearch?: 'refit'|'held';
+  /**
+   * Megabytes of the first pass's forwards (and of the targets carried down)
+   * the update keeps for its target passes, over all shards (split evenly);
+   * chunks beyond it are recomputed, with the same result. 0 turns it off.
+   * Default 512.
+   */
+  forwardCacheMB?: number;
 }
 
 /** What an update did. */
@@ -124,13 +134,15 @@ export interface SweepRun {
   cache?: SweepCache;
   /** Ask the first pass for the outputs under the starting weights (for the loss and metrics). */
   predictions?: boolean;
+  /** Shards the passes run on (the forward cache is split among them). Default 1. */
+  shards?: number;
 }
 
 /** Validates an update's options (throws naming the option). */
 export function checkSweepConfig(config: SweepConfig): Required<SweepConfig> {
   const c = {alpha: config.alpha ?? 1e-3, beta: config.beta ?? 0.1, mode: config.mode ?? 'er',
              refresh: config.refresh ?? true, searchRows: config.searchRows ?? 10000,
-             stepSearch: config.stepSearch ?? 'refit'};
+             stepSearch: config.stepSearch ?? 'refit', forwardCacheMB: config.forwardCacheMB ?? 512};
   const num = (name: string, v: unknown, min: number, integer = false) => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
       throw new ERInputError(`option ${name} must be a finite ${integer ? 'integer' : 'number'} >= ${min}, got ${v}`);
@@ -139,6 +151,7 @@ export function checkSweepConfig(config: SweepConfig): Required<SweepConfig> {
   if (c.alpha !== 'auto') num('alpha', c.alpha, 0);
   num('beta', c.beta, 0);
   num('searchRows', c.searchRows, 1, true);
+  num('forwardCacheMB', c.forwardCacheMB, 0);
   if (c.mode !== 'er' && c.mode !== 'erls') throw new ERInputError(`option mode must be 'er' or 'erls', got '${c.mode}'`);
   if (typeof c.refresh !== 'boolean') throw new ERInputError(`option refresh must be true or false, got ${c.refresh}`);
   if (c.stepSearch !== 'refit' && c.stepSearch !== 'held') {
@@ -154,7 +167,8 @@ export function checkSweepConfig(config: SweepConfig): Required<SweepConfig> {
 export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: SweepRun):
     Generator<SweepRequest, SweepResult, SweepReply> {
   const t0 = now();
-  const {alpha, beta, mode, refresh, searchRows, stepSearch} = checkSweepConfig(config);
+  const {alpha, beta, mode, refresh, searchRows, stepSearch, forwardCacheMB} = checkSweepConfig(config);
+  const cacheBytes = Math.floor(forwardCacheMB * 2 ** 20 / Math.max(1, run.shards ?? 1));
   validateUnits(units, run.inputShape);
   const out = units.length - 1;
   const outUnit = units[out] as SolvedUnit;
@@ -214,7 +228,8 @@ export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: Swee
         sameWeights(cachedOut.weights, hiddenPrint);
     if (!reuseOut) cache?.dropOutput();
     const first = yield* pass({kind: 'first', unit: outUnit.trainable ? out : null, part: reuseOut ? 'cross' : 'full',
-                               fingerprint: cache != null, predictions: run.predictions === true});
+                               fingerprint: cache != null, predictions: run.predictions === true,
+                               cacheBytes: needsMore ? cacheBytes : 0});
     checkObserved(first, outUnit);
     const data = first.fingerprint;
     let outMoments: RidgeMoments|null = outUnit.trainable ? moments(first, out) : null;
