@@ -31,7 +31,7 @@ async function main() {
     arch: {type: 'string'}, mode: {type: 'string'}, threads: {type: 'string'}, redis: {type: 'string'},
     shards: {type: 'string'}, queue: {type: 'string'}, epochs: {type: 'string'}, dataset: {type: 'string'}, 'data-dir': {type: 'string'},
     'train-size': {type: 'string'}, 'batch-size': {type: 'string'}, init: {type: 'string'},
-    'count-flops': {type: 'boolean'},
+    'count-flops': {type: 'boolean'}, 'forward-cache-mb': {type: 'string'},
   }});
   if (v['count-flops'] && v.threads !== '1') throw new Error('--count-flops needs --threads 1 (workers have their own engines)');
   const stopCounting = v['count-flops'] ? countProductFlops() : null;
@@ -44,6 +44,7 @@ async function main() {
     trainSize: v['train-size'] ? Number(v['train-size']) : undefined,
     batchSize: v['batch-size'] ? Number(v['batch-size']) : undefined,
     redis: v.redis ? {url: v.redis, queue: v.queue ?? 'bench', shards: Number(v.shards)} : undefined,
+    forwardCacheMB: v['forward-cache-mb'] != null ? Number(v['forward-cache-mb']) : undefined,
   }, {onPass: p => passes.push(p), onUpdate: r => updates.push({seconds: r.seconds, passSeconds: r.passSeconds})});
   const flops = stopCounting?.() ?? null;
   console.log(JSON.stringify({executor: result.executor, threads_start_seconds: result.threads_start_seconds,

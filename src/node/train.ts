@@ -31,6 +31,8 @@ export interface TrainOptions {
   init?: 'glorot'|'data';
   /** ER ridge α (default 1e-3), or 'auto' (GCV). */
   alpha?: number|'auto';
+  /** Megabytes of forwards each ER update keeps for its later passes (default: er()'s). */
+  forwardCacheMB?: number;
   /** ER updates (one per epoch). */
   epochs: number;
   /** Rows per chunk of ER's passes (default 2000; it changes speed only). */
@@ -178,7 +180,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       }
     }
     const optimizer = er({mode: opts.mode ?? 'er', stepSearch: opts.stepSearch ?? 'refit', alpha: opts.alpha ?? 1e-3,
-                          verbose: false, executor: pool ?? undefined});
+                          verbose: false, executor: pool ?? undefined,
+                          ...(opts.forwardCacheMB != null ? {forwardCacheMB: opts.forwardCacheMB} : {})});
     model.compile({optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy']});
     const erHooks: TrainHooks = {...hooks, onEpochEnd: (label, record) => {
       const report = optimizer.lastReport;
