@@ -49,6 +49,10 @@ describe('tfjs-er CLI (Node)', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--dataset must be one of mnist, fashion-mnist, cifar10, got 'imagenet'/);
     expect(r.stderr).toMatch(/usage: tfjs-er train/);
+    const c = spawnSync(process.execPath, ['--import', 'tsx', 'src/node/cli.ts', 'train', '--forward-cache-mb=-1'],
+                        {cwd: root, encoding: 'utf8'});
+    expect(c.status).toBe(2);
+    expect(c.stderr).toMatch(/--forward-cache-mb must be a number of megabytes >= 0, got '-1'/);
   });
 
   it('--backend tensorflow without tfjs-node fails saying how to install it', async () => {

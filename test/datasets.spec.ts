@@ -94,10 +94,12 @@ describe('data loaders (Node)', () => {
   it('parses the CLI and the architecture, with clear errors', () => {
     const {options, json} = parseCli(['train', '--dataset', 'mnist', '--mode', 'erls', '--epochs', '3',
                                       '--batch-size', '64', '--backend', 'cpu', '--json', '--threads', '2',
-                                      '--compare', 'adam']);
+                                      '--compare', 'adam', '--forward-cache-mb', '0']);
     expect(json).toBeTrue();
     expect(options).toEqual(jasmine.objectContaining({dataset: 'mnist', mode: 'erls', epochs: 3, batchSize: 64,
-                                                      backend: 'cpu', threads: 2, seed: 0, compareAdam: true}));
+                                                      backend: 'cpu', threads: 2, seed: 0, compareAdam: true,
+                                                      forwardCacheMB: 0}));
+    expect(parseCli(['train']).options.forwardCacheMB).toBeUndefined();
     expect(parseArch('784-1000-10', 784, 10)).toEqual([784, 1000, 10]);
     expect(() => parseArch('784-100', 3072, 10)).toThrowError(/needs 3072 inputs and 10 outputs/);
     expect(() => parseArch('784-x-10', 784, 10)).toThrowError(/expected sizes joined by '-'/);

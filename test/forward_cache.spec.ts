@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import {erSweep, NetworkUnit, SweepConfig, tensorBatches, UnitWeights} from '../src/engine/index';
+import {erSweep, NetworkUnit, SolvedUnit, SweepConfig, tensorBatches, UnitWeights} from '../src/engine/index';
 import {er, erLayers} from '../src/index';
 import {describeBackends, expectNoLeak} from './helpers/backends';
 import {maxDiff} from './helpers/data';
@@ -105,6 +105,14 @@ describeBackends('forward cache', () => {
     expect(all).toBe(3 * 6);
     expect(some).toBeGreaterThan(all);
     expect(some).toBeLessThan(off);
+    // one trained hidden unit (one target pass): nothing is kept, the same convolutions either way
+    const shallow = [units[0], units[1], units[3], {...(units[5] as SolvedUnit), kernel: tf.zeros([64, 3])}];
+    const one = (mb: number) => convKernels(() => {
+      disposeWeights(w);
+      w = sweepWith(shallow, x, y, {forwardCacheMB: mb}, 32).weights;
+    });
+    expect(await one(512)).toBe(await one(0));
+    (shallow[3] as SolvedUnit).kernel.dispose();
     disposeWeights(w);
     disposeUnits(units);
     tf.dispose([x, y]);

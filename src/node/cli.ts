@@ -27,6 +27,7 @@ const USAGE = `usage: tfjs-er train --dataset mnist|fashion-mnist|cifar10 [--dat
   --alpha A|auto            ridge (default 0.001)   --step-search refit|held   (erls; default refit)
   --activation relu|tanh|sigmoid   hidden units (default relu)
   --batch-size B            rows per chunk of a pass (default 2000; speed only)
+  --forward-cache-mb MB     memory each update keeps between its passes (default 512; 0: none; speed only)
   --train-size N            train on a class-balanced subset of N rows
   --seed S  --save DIR  --json
   --compare adam            also train the same network with tfjs's Adam (lr 1e-3, batch 128)
@@ -83,7 +84,12 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
     'mode': {type: 'string'}, 'init': {type: 'string'}, 'alpha': {type: 'string'}, 'threads': {type: 'string'},
     'step-search': {type: 'string'}, 'train-size': {type: 'string'}, 'compare': {type: 'string'},
     'executor': {type: 'string'}, 'queue': {type: 'string'}, 'shards': {type: 'string'}, 'help': {type: 'boolean'},
+    'forward-cache-mb': {type: 'string'},
   }, USAGE, fail);
+  const cacheMb = v['forward-cache-mb'] == null ? undefined : Number(v['forward-cache-mb']);
+  if (cacheMb != null && !(cacheMb >= 0 && Number.isFinite(cacheMb))) {
+    fail(`--forward-cache-mb must be a number of megabytes >= 0, got '${v['forward-cache-mb']}'`);
+  }
   const alpha = flags.alpha(v.alpha);
   const seed = flags.seed(v.seed);
   if (v.compare != null && v.compare !== 'adam') fail(`--compare takes 'adam', got '${v.compare}'`);
@@ -103,6 +109,7 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
     alpha,
     epochs: int('epochs', v.epochs, 1)!,
     batchSize: int('batch-size', v['batch-size']),
+    forwardCacheMB: cacheMb,
     backend: oneOf<'auto'|'wasm'|'cpu'|'tensorflow'>('backend', v.backend, ['auto', 'wasm', 'cpu', 'tensorflow'], 'auto'),
     threads: int('threads', v.threads),
     seed,

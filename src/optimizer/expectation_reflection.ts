@@ -52,8 +52,9 @@ export interface ERConfig {
   stepSearch?: 'refit'|'held';
   /**
    * Megabytes of the first pass's forwards that each update keeps for its
-   * later passes, over all shards (split evenly); chunks beyond it are
-   * recomputed, with the same weights. 0 turns it off. Default 512.
+   * later passes, over all shards (split evenly), in networks with two or
+   * more trained hidden layers; chunks beyond it are recomputed, with the
+   * same weights. 0 turns it off. Default 512.
    */
   forwardCacheMB?: number;
   /** Print recovered numerical trouble (e.g. a singular Gram) with console.warn. Default true. */

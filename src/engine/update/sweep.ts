@@ -69,9 +69,9 @@ export interface SweepConfig {
   stepSearch?: 'refit'|'held';
   /**
    * Megabytes of the first pass's forwards (and of the targets carried down)
-   * the update keeps for its target passes, over all shards (split evenly);
-   * chunks beyond it are recomputed, with the same result. 0 turns it off.
-   * Default 512.
+   * the update keeps for its target passes, over all shards (split evenly),
+   * when it has two or more target passes; chunks beyond it are recomputed,
+   * with the same result. 0 turns it off. Default 512.
    */
   forwardCacheMB?: number;
 }
@@ -185,6 +185,8 @@ export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: Swee
   const operators: Array<tf.Tensor2D|null> = units.map(() => null);
   const w0s: Array<UnitWeights|null> = units.map(() => null);
   const needsMore = lowest < out;
+  // the kept forwards pay when two or more target passes reuse them (with one, keeping cost about what it saved)
+  const keepsForward = units.slice(0, out).filter(u => isSolved(u) && u.trainable).length >= 2;
   let inputGramReused = false, outputGramReused = false, gamma = 1;
   let stepScores: Record<string, number>|undefined;
 
@@ -229,7 +231,7 @@ export function* sweepSteps(units: NetworkUnit[], config: SweepConfig, run: Swee
     if (!reuseOut) cache?.dropOutput();
     const first = yield* pass({kind: 'first', unit: outUnit.trainable ? out : null, part: reuseOut ? 'cross' : 'full',
                                fingerprint: cache != null, predictions: run.predictions === true,
-                               cacheBytes: needsMore ? cacheBytes : 0});
+                               cacheBytes: keepsForward ? cacheBytes : 0});
     checkObserved(first, outUnit);
     const data = first.fingerprint;
     let outMoments: RidgeMoments|null = outUnit.trainable ? moments(first, out) : null;
