@@ -218,7 +218,12 @@ export async function parallelSuite(): Promise<void> {
                 'more in-process run; elementwise ops not counted) over the median update time, per thread. Two ' +
                 'in-process runs at once (convnet): after each repeat, two separate processes run the 1-thread update ' +
                 'together; 2 × the 1-thread median / their median time is what this machine\'s two cores give two ' +
-                'copies of the work (each slows the other), the ceiling for a 2-thread speed-up.',
+                'copies of the work (each slows the other), the ceiling for a 2-thread speed-up. Since 2026-12-04 ' +
+                'er() keeps the first pass\'s forward for the target passes of updates with two or more of them ' +
+                '(the forward cache, docs/performance.md): of these networks, 784-1000-1000-10 and the mnist-node ' +
+                'convnet; runs before that date of those two are without it, the others\' update is unchanged by it. ' +
+                'The machine\'s speed varies from day to day (the same old code ran 1.26× slower on 2026-12-04 than ' +
+                'on 2026-12-03, docs/performance.md): compare runs of one date.',
                 ...baselines,
                 ...(kept.length > 0 ? [`Kept from the previous run (not rerun): ${kept.join('; ')}.`] : [])]);
 }
