@@ -86,10 +86,6 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
     'executor': {type: 'string'}, 'queue': {type: 'string'}, 'shards': {type: 'string'}, 'help': {type: 'boolean'},
     'forward-cache-mb': {type: 'string'},
   }, USAGE, fail);
-  const cacheMb = v['forward-cache-mb'] == null ? undefined : Number(v['forward-cache-mb']);
-  if (cacheMb != null && !(cacheMb >= 0 && Number.isFinite(cacheMb))) {
-    fail(`--forward-cache-mb must be a number of megabytes >= 0, got '${v['forward-cache-mb']}'`);
-  }
   const alpha = flags.alpha(v.alpha);
   const seed = flags.seed(v.seed);
   if (v.compare != null && v.compare !== 'adam') fail(`--compare takes 'adam', got '${v.compare}'`);
@@ -109,7 +105,7 @@ export function parseCli(argv: string[]): {options: TrainOptions, json: boolean}
     alpha,
     epochs: int('epochs', v.epochs, 1)!,
     batchSize: int('batch-size', v['batch-size']),
-    forwardCacheMB: cacheMb,
+    forwardCacheMB: flags.nonNegative('forward-cache-mb', v['forward-cache-mb'], 'megabytes'),
     backend: oneOf<'auto'|'wasm'|'cpu'|'tensorflow'>('backend', v.backend, ['auto', 'wasm', 'cpu', 'tensorflow'], 'auto'),
     threads: int('threads', v.threads),
     seed,

@@ -55,6 +55,13 @@ export function flagReaders(fail: (message: string) => never) {
       if (!Number.isInteger(n) || n <= 0) fail(`--${name} must be a positive integer, got '${value}'`);
       return n;
     },
+    /** `value` as a finite number >= 0 of `unit`; undefined when absent. */
+    nonNegative(name: string, value: string|undefined, unit: string): number|undefined {
+      if (value == null) return undefined;
+      const n = Number(value);
+      if (!(n >= 0 && Number.isFinite(n))) fail(`--${name} must be a number of ${unit} >= 0, got '${value}'`);
+      return n;
+    },
     /** `--alpha`: 'auto' or a finite number >= 0; undefined when absent. */
     alpha(value: string|undefined): number|'auto'|undefined {
       if (value == null) return undefined;

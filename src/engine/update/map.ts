@@ -251,10 +251,12 @@ export class ShardRunner {
     try {
       for (const c of data()) {
         this.checkChunk(c);
-        const e = this.forward.get(c.offset, c.x.shape[0]);
+        // a kept chunk whose target has not yet passed unit k (else: computed afresh)
+        const found = this.forward.get(c.offset, c.x.shape[0]);
+        const e = found != null && found.from > k ? found : null;
         tf.tidy(() => {
           let input: (j: number) => tf.Tensor, fields: Array<tf.Tensor|null>;
-          if (e != null && e.from > k) {
+          if (e != null) {
             input = j => this.forward.input(e, j, c.x);
             fields = e.fields;
           } else {
@@ -262,16 +264,17 @@ export class ShardRunner {
             input = j => f.inputs[j];
             fields = f.fields;
           }
-          const keptOut = e != null && e.from > k && e.target != null;
-          const tOut = keptOut && !plan.keepTargets ? null : reflectOutput(out.activation, fields[this.out]!, c.y);
+          const carried = e?.target ?? null;
+          const tOut = carried != null && !plan.keepTargets ? null :
+              reflectOutput(out.activation, fields[this.out]!, c.y);
           if (plan.keepTargets) {
             this.kept.get(c.offset)?.dispose();
             this.kept.set(c.offset, tf.keep(tOut!));
           }
-          const from = keptOut ? e!.from : this.out;
-          const t = this.targetDownTo(k, input, fields, keptOut ? e!.target! : tOut!, from);
+          const t = carried != null ? this.targetDownTo(k, input, fields, carried, e!.from) :
+              this.targetDownTo(k, input, fields, tOut!, this.out);
           accumulate(acc, u, input(k), t, plan.part);
-          if (e != null && e.from > k) this.forward.carry(e, t, k);
+          if (e != null) this.forward.carry(e, t, k);
         });
         rows += c.x.shape[0];
         yield;
