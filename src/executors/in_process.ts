@@ -3,7 +3,7 @@
  * tfjs is using, over the caller's own tensors (nothing is copied).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {BatchSource, localSession, NetworkSpec, NetworkUnit, shardOf, UpdateSession} from '../engine/index';
+import {BatchSource, localSession, NetworkSpec, NetworkUnit, rowRange, shardOf, UpdateSession} from '../engine/index';
 import {ERExecutor, ExecutorRun, RunOptions} from './executor';
 
 class InProcessRun implements ExecutorRun {
@@ -25,7 +25,7 @@ class InProcessRun implements ExecutorRun {
     for (let s = 0; s < n; s += c) {
       const size = Math.min(c, n - s);
       this.kept.push(size === n ? [tf.keep(tf.clone(x)), tf.keep(tf.clone(y))] :
-                                  [tf.keep(tf.slice(x, s, size)), tf.keep(tf.slice(y, s, size))]);
+                                  [tf.keep(rowRange(x, s, size)), tf.keep(rowRange(y, s, size))]);
     }
     this.rows += n;
   }
