@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {ShiftedSolve} from './tridiagonal';
+import {subMatrix} from './window';
 
 /** `A ≈ Q B Qᵀ` with B banded, and `Qᵀ R` for the right-hand sides R given. */
 export interface BandForm {
@@ -77,7 +78,7 @@ export function bandReduce(a: Float64Array, n: number, rhs: Float64Array, k: num
         break;
       }
       // The block's first `cols` rows: by symmetry, its first columns, column-major.
-      const top = tf.slice(cur, [0, 0], [cols, s]);
+      const top = subMatrix(cur, 0, 0, cols, s);
       let P: Float32Array;
       try {
         P = top.dataSync() as Float32Array;
@@ -98,9 +99,9 @@ export function bandReduce(a: Float64Array, n: number, rhs: Float64Array, k: num
       }
       const A: tf.Tensor2D = cur, R: tf.Tensor2D = r;
       const next: {a: tf.Tensor2D, r: tf.Tensor2D} = tf.tidy(() => {
-        const rTop = tf.slice(R, [0, 0], [cols, k]);
+        const rTop = subMatrix(R, 0, 0, cols, k);
         rotated.set(rTop.dataSync(), j * k);
-        const a22: tf.Tensor2D = tf.slice(A, [cols, cols], [m, m]), r2: tf.Tensor2D = tf.slice(R, [cols, 0], [m, k]);
+        const a22 = subMatrix(A, cols, cols, m, m), r2 = subMatrix(R, cols, 0, m, k);
         return block.count === 0 ? {a: a22, r: r2} : twoSided(a22, r2, block, m);
       });
       A.dispose();

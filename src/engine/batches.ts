@@ -1,15 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError} from './errors';
 import {BatchSource} from './update/index';
+import {rowRange} from './window';
 
-/**
- * Rows `[start, start + size)` of `x` (any rank), as a new tensor. Uses
- * `gather`, not `slice`: the wasm backend's slice first copies the whole
- * source tensor to JS (see docs/performance.md).
- */
-export function rowRange<T extends tf.Tensor>(x: T, start: number, size: number): T {
-  return tf.tidy(() => tf.gather(x, tf.range(start, start + size, 1, 'int32'))) as T;
-}
+export {rowRange} from './window';
 
 /**
  * A {@link BatchSource} over in-memory tensors `x` and `y` (same row count),

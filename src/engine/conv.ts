@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError} from './errors';
+import {sliceWindow} from './window';
 
 /** Inputs with at most this many channels are cut into patches by an identity convolution. */
 const IDENTITY_CONV_MAX_CHANNELS = 8;
@@ -71,7 +72,7 @@ export function extractPatches(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
     for (let i = 0; i < kh; i++) {
       for (let j = 0; j < kw; j++) {
         pieces.push(sh === 1 && sw === 1 ?
-            tf.slice(padded, [0, i, j, 0], [n, ho, wo, c]) :
+            sliceWindow(padded, [0, i, j, 0], [n, ho, wo, c]) :
             tf.stridedSlice(padded, [0, i, j, 0], [n, i + (ho - 1) * sh + 1, j + (wo - 1) * sw + 1, c],
                             [1, sh, sw, 1]) as tf.Tensor4D);
       }
@@ -124,7 +125,7 @@ function scatterOffset(piece: tf.Tensor4D, i: number, j: number, g: ConvGeometry
     spread = tf.reshape(cols, [n, h, wo * sw, c]);
   }
   const h = Math.min(spread.shape[1], paddedH - i), w = Math.min(spread.shape[2], paddedW - j);
-  const cut = tf.slice(spread, [0, 0, 0, 0], [n, h, w, c]);
+  const cut = sliceWindow(spread, [0, 0, 0, 0], [n, h, w, c]);
   return tf.pad(cut, [[0, 0], [i, paddedH - i - h], [j, paddedW - j - w], [0, 0]]);
 }
 
@@ -158,7 +159,7 @@ export function foldOffsets(piece: (offset: number) => tf.Tensor4D, n: number,
     // is much slower on wasm (its Equal kernel broadcasts slowly)
     const inv = tf.where(tf.greater(count!, 0), tf.reciprocal(tf.maximum(count!, 1)), tf.zerosLike(count!));
     const mean = tf.mul(sum!, inv) as tf.Tensor4D;
-    return tf.slice(mean, [0, pad[0][0], pad[1][0], 0], [n, height, width, c]);
+    return sliceWindow(mean, [0, pad[0][0], pad[1][0], 0], [n, height, width, c]);
   });
 }
 
@@ -201,7 +202,7 @@ function coverage(height: number, width: number, g: ConvGeometry): tf.Tensor4D {
         count = count ? tf.add(count, k) as tf.Tensor4D : k;
       }
     }
-    const inner = tf.slice(count!, [0, pad[0][0], pad[1][0], 0], [1, height, width, 1]);
+    const inner = sliceWindow(count!, [0, pad[0][0], pad[1][0], 0], [1, height, width, 1]);
     return tf.where(tf.greater(inner, 0), tf.reciprocal(tf.maximum(inner, 1)), tf.zerosLike(inner)) as tf.Tensor4D;
   });
 }
@@ -219,7 +220,7 @@ export function foldPatches(patches: tf.Tensor4D, inputShape: [number, number, n
     throw new ERInputError(
         `foldPatches: patches of shape [${patches.shape}] do not match a ${kh}×${kw} window on [${inputShape}]`);
   }
-  return foldOffsets(o => tf.slice(patches, [0, 0, 0, o * c], [n, ho, wo, c]), n, inputShape, g);
+  return foldOffsets(o => sliceWindow(patches, [0, 0, 0, o * c], [n, ho, wo, c]), n, inputShape, g);
 }
 
 /** The convolution's local field `conv(x, W) + b`, as the tfjs layer computes it. */

@@ -15,7 +15,8 @@ export {fieldRatio, reflectHidden, reflectOutput, targetRange} from './reflect';
 export * from './ridge/index';
 export {choleskyInPlace, choleskySolveInPlace, FactorRequest, factorRequest, solveSPD, solveSPDInPlace, SPDSolveResult, symmetrize} from './spd';
 export {abortFactor, choleskyPart, CONTROL_SLOTS, FactorAbortedError} from './spd_shared';
-export {rowRange, tensorBatches} from './batches';
+export {tensorBatches} from './batches';
+export {gatherRows, rowRange, sliceWindow, subMatrix} from './window';
 export {columnSums} from './reduce';
 export {ConvGeometry, convField, convOutput, extractPatches, foldOffsets, foldPatches, foldStride1, patchRows, poolPreimage} from './conv';
 export {DenseState, DenseWeights, designRows, disposeWeights, field, fieldRows, forwardUnits, isSolved, NetworkSpec,

@@ -10,6 +10,7 @@ import {activate, ERActivation} from './activations';
 import {ConvGeometry, convField, convOutput, foldOffsets, foldStride1, patchRows, poolPreimage} from './conv';
 import {ERInputError} from './errors';
 import {preimage} from './preimage';
+import {subMatrix} from './window';
 
 /** A unit whose weights ER solves: dense (`a·W + b`) or 2-D convolution (on NHWC images). */
 export interface SolvedUnit {
@@ -287,7 +288,7 @@ export function unitPreimage(u: NetworkUnit, a: tf.Tensor, target: tf.Tensor, w:
       // M's columns are ordered (channel, offset): per offset, its [f, c] block
       const byOffset = tf.reshape(tf.transpose(tf.reshape(M!, [f, c, k]), [2, 0, 1]), [k * f, c]);
       const change = foldOffsets(j => tf.reshape(
-          tf.matMul(residual, tf.slice(byOffset, [j * f, 0], [f, c])), [n, o.height, o.width, c]) as tf.Tensor4D,
+          tf.matMul(residual, subMatrix(byOffset as tf.Tensor2D, j * f, 0, f, c)), [n, o.height, o.width, c]) as tf.Tensor4D,
           n, [height, width, c], g);
       return tf.add(a, change);
     }

@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import {ERInputError} from '../engine/index';
+import {ERInputError, gatherRows, rowRange} from '../engine/index';
 import {callbackList, disposeNew, epoch, EpochMeans, evaluateBatch, FitArgs, internals, Logs, metricNames, reportBatches,
         training, validate} from './fit_common';
 import {EpochTrainer} from './trainer';
@@ -56,9 +56,9 @@ async function fitRows(model: tfl.LayersModel, trainer: EpochTrainer, update: 'e
         val = {x: vx[0], y: vy[0]};
       } else if (args.validationSplit != null && args.validationSplit > 0 && args.validationSplit < 1) {
         const n = xs.shape[0], split = Math.floor(n * (1 - args.validationSplit));
-        val = {x: tf.slice(xs, split, n - split), y: tf.slice(ys, split, n - split)};
-        xs = tf.slice(xs, 0, split);
-        ys = tf.slice(ys, 0, split);
+        val = {x: rowRange(xs, split, n - split), y: rowRange(ys, split, n - split)};
+        xs = rowRange(xs, 0, split);
+        ys = rowRange(ys, 0, split);
         owned.push(val.x, val.y, xs, ys);
       }
       const rows = xs.shape[0];
@@ -89,7 +89,7 @@ async function fitRows(model: tfl.LayersModel, trainer: EpochTrainer, update: 'e
           await epoch(() => trainer.updateFitRows(e - initialEpoch + 1, true), async o => {
             const batches = [];
             for (let s = 0; s < rows; s += batchSize) {
-              batches.push({yTrue: tf.slice(ys, s, Math.min(batchSize, rows - s)), start: s});
+              batches.push({yTrue: rowRange(ys, s, Math.min(batchSize, rows - s)), start: s});
             }
             try {
               await reportBatches(model, list, names, o.predictions!, batches, 0, means);
@@ -105,7 +105,7 @@ async function fitRows(model: tfl.LayersModel, trainer: EpochTrainer, update: 'e
           let stopped = false;
           for (let s = 0, b = 0; s < rows && !stopped; s += batchSize, b++) {
             const idx = tf.tensor1d(order.slice(s, s + batchSize), 'int32');
-            const xb = tf.gather(xs, idx), yb = tf.gather(ys, idx);
+            const xb = gatherRows(xs, idx), yb = gatherRows(ys, idx);
             idx.dispose();
             try {
               await trainer.beginBatches();

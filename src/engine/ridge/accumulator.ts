@@ -15,16 +15,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {ERInputError} from '../errors';
 import {columnSums} from '../reduce';
+import {rowRange} from '../window';
 import {CrossMoments, GramMoments, mergeCross, mirrorLower, RidgeMoments} from './moments';
 import {momentsFromState, RidgeState, stateFromMoments, withConstantTargets} from './state';
 import {refitLinear, RidgeSolution, RidgeSolveConfig, RidgeSystem, solveRidge} from './solve';
-
-/**
- * Backends whose `slice` copies the whole source tensor to JS before taking
- * the slice (tfjs-backend-wasm 4.22: Slice calls `readSync` on the source):
- * there the Gram panels read a batch back once instead of slicing it 2k − 1 times.
- */
-const WHOLE_COPY_SLICE = new Set(['wasm']);
 
 /**
  * Batches taller than this are shifted by the mean of their first
@@ -130,7 +124,7 @@ export class RidgeAccumulator {
       let mu: tf.Tensor, act: tf.Tensor2D;
       if (n > TALL_BATCH) {
         // very tall batches: the mean of the first rows
-        mu = tf.div(columnSums(tf.gather(a, tf.range(0, SHIFT_ROWS, 1, 'int32'))), SHIFT_ROWS);
+        mu = tf.div(columnSums(rowRange(a, 0, SHIFT_ROWS)), SHIFT_ROWS);
         act = tf.transpose(tf.sub(a, mu)) as tf.Tensor2D;
       } else {
         // the batch's own mean, from inner-axis sums of the transposed rows (a ones-vector
@@ -213,16 +207,13 @@ export class RidgeAccumulator {
    * tidy); `ac` when the Gram is one product with it on the right, else null.
    */
   private gramPanels(act: tf.Tensor2D): {panels: tf.Tensor2D[], ac: tf.Tensor2D|null} {
-    const b = this.bounds, k = b.length - 1, n = act.shape[1], d = this.inDim;
+    const b = this.bounds, k = b.length - 1, d = this.inDim;
     if (k === 1) {
       const ac = tf.transpose(act) as tf.Tensor2D;
       return {panels: [tf.matMul(act, ac)], ac};
     }
-    // Rows [i0, i1) of aᵀ. The wasm backend's slice copies its whole source
-    // to JS each time; there one read-back serves every panel.
-    const host = WHOLE_COPY_SLICE.has(tf.getBackend()) ? act.dataSync() as Float32Array : null;
-    const rowsOf = (i0: number, i1: number): tf.Tensor2D => host != null ?
-        tf.tensor2d(host.subarray(i0 * n, i1 * n), [i1 - i0, n]) : tf.slice(act, [i0, 0], [i1 - i0, n]);
+    // Rows [i0, i1) of aᵀ.
+    const rowsOf = (i0: number, i1: number): tf.Tensor2D => rowRange(act, i0, i1 - i0);
     const panels: tf.Tensor2D[] = [];
     for (let p = 0; p < k; p++) {
       const rows = p === 0 ? act : rowsOf(b[p], d);

@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {activate} from '../activations';
 import {reflectOutput} from '../reflect';
 import {forwardUnits, isSolved, NetworkUnit, passForward, SolvedUnit, unitField, UnitWeights, weightsAt} from '../units';
+import {gatherRows, rowRange} from '../window';
 import {accumulate} from './accumulate';
 import type {ShardChunk, ShardData, ShardRunner} from './map';
 import {PassPlan, PassStats} from './plan';
@@ -102,7 +103,7 @@ export class StepSearchMap {
     const out = tf.tidy(() => {
       const rows = () => {
         const idx = tf.range(first, n, stride, 'int32');
-        return stride === 1 ? [c.x, c.y] : [tf.gather(c.x, idx), tf.gather(c.y, idx)];
+        return stride === 1 ? [c.x, c.y] : [gatherRows(c.x, idx), gatherRows(c.y, idx)];
       };
       let input = kept?.input, target = kept?.target;
       if (target == null) {
@@ -237,8 +238,8 @@ export class StepSearchMap {
         if (take <= 0) continue;
         this.r.checkChunk(c);
         const v = tf.tidy(() => {
-          const x = take < c.x.shape[0] ? tf.slice(c.x, 0, take) : c.x;
-          const y = take < c.y.shape[0] ? tf.slice(c.y, 0, take) : c.y;
+          const x = take < c.x.shape[0] ? rowRange(c.x, 0, take) : c.x;
+          const y = take < c.y.shape[0] ? rowRange(c.y, 0, take) : c.y;
           const {inputs, fields} = forwardUnits(units, x);
           const target = reflectOutput(outAct, fields[out]!, y);
           const lowUnit = units[low] as SolvedUnit;
