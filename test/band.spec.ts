@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import {BAND_MIN_WIDTH, bandReduce, BandForm, solveBandShifted, useBandScoring} from '../src/engine/band';
 import {applyQt, solveShifted, tridiagonalizeInPlace} from '../src/engine/tridiagonal';
 import {AUTO_ALPHAS, bestAlpha, gcvScores, solveSPD} from '../src/engine/index';
+import {RidgeSystem} from '../src/engine/ridge/solve';
 import {describeBackends} from './helpers/backends';
 import {accumulatorOn} from './helpers/data';
 import {lcg, maxAbs, randomGram} from './helpers/linalg';
@@ -146,6 +147,14 @@ describeBackends(`alpha 'auto' at d ≥ ${BAND_MIN_WIDTH}`, backend => {
     const fixed = fixedFit.solve({alpha: sa.alpha});
     expect(maxAbs(sa.W, fixed.W)).toBeLessThan(1e-9);
     expect(maxAbs(sa.b, fixed.b)).toBeLessThan(1e-9);
+    const saved = (auto as unknown as {system: RidgeSystem}).system;
+    expect(saved.band != null).withContext('solved by refinement on the band form').toBe(backend !== 'cpu');
+    // A refit of an unchanged map on the saved system (refined on the band form) equals the Cholesky's.
+    const r = lcg(5);
+    const W0 = Float64Array.from({length: d * k}, () => r() - 0.5), b0 = Float64Array.from({length: k}, () => r());
+    const viaBand = auto.refitLinear(W0, b0, k), viaCholesky = fixedFit.refitLinear(W0, b0, k);
+    expect(maxAbs(viaBand.W, viaCholesky.W)).toBeLessThan(1e-9);
+    expect(maxAbs(viaBand.b, viaCholesky.b)).toBeLessThan(1e-9);
     auto.dispose();
     fixedFit.dispose();
     expect(tf.memory().numTensors - before).withContext('tensor leak').toBe(0);

@@ -23,6 +23,8 @@ export interface BandForm {
   band: Float64Array;
   /** `Qᵀ R`, n×k row-major. */
   rotated: Float64Array;
+  /** Q's blocks of reflectors in order (kept when asked for): block b acts on rows `offset …` n−1. */
+  reflectors?: Array<{offset: number} & Reflectors>;
 }
 
 /** The half-bandwidth (columns per block). */
@@ -55,9 +57,11 @@ export function useBandScoring(n: number): boolean {
  * form on the active tfjs backend, rotating the n×k `rhs` alongside. Every
  * tensor it makes is disposed, also when it throws.
  */
-export function bandReduce(a: Float64Array, n: number, rhs: Float64Array, k: number, w = BAND_WIDTH): BandForm {
+export function bandReduce(a: Float64Array, n: number, rhs: Float64Array, k: number, w = BAND_WIDTH,
+                           keepReflectors = false): BandForm {
   const bw = w + 1;
   const band = new Float64Array(n * bw), rotated = new Float64Array(n * k);
+  const reflectors: Array<{offset: number} & Reflectors>|undefined = keepReflectors ? [] : undefined;
   let cur = tf.tensor2d(Float32Array.from(a), [n, n]), r: tf.Tensor2D;
   try {
     r = tf.tensor2d(Float32Array.from(rhs), [n, k]);
@@ -93,6 +97,7 @@ export function bandReduce(a: Float64Array, n: number, rhs: Float64Array, k: num
         for (let q = 0; q < m; q++) panel[c * m + q] = P[c * s + cols + q];
       }
       const block = householderQR(panel, m, cols);
+      if (reflectors != null && block.count > 0) reflectors.push({offset: j + cols, ...block});
       // Below the diagonal block: B[j+cols+q][j+c] = R[q][c], q ≤ c.
       for (let c = 0; c < cols; c++) {
         for (let q = 0; q <= Math.min(c, m - 1); q++) band[(j + cols + q) * bw + (cols + q - c)] = panel[c * m + q];
@@ -113,7 +118,7 @@ export function bandReduce(a: Float64Array, n: number, rhs: Float64Array, k: num
     cur.dispose();
     r.dispose();
   }
-  return {n, w, band, rotated};
+  return {n, w, band, rotated, reflectors};
 }
 
 /** `Hᵀ A H` and `Hᵀ R` for `H = I − V T Vᵀ` and symmetric A. */
@@ -227,13 +232,11 @@ export function householderQR(p: Float64Array, m: number, c: number): Reflectors
 }
 
 /**
- * Solves `(B + λI) X = R` by the banded Cholesky factor of `B + λI`
- * (O(n·w²)), and gives `tr (B + λI)⁻¹` from the same factor by the selected
- * inversion of the band (Takahashi's recurrence, O(n·w²)). Null when B + λI is
- * not numerically positive definite (a pivot below `pivotTol` of its diagonal).
+ * The banded Cholesky factor of `B + λI`, in the band's layout
+ * (`L[i·(w+1) + t] = L[i][i−t]`); null when `B + λI` is not numerically
+ * positive definite (a pivot below `pivotTol` of its diagonal).
  */
-export function solveBandShifted(form: BandForm, lambda: number, rhs: Float64Array, k: number,
-                                 pivotTol = 1e-10): ShiftedSolve|null {
+export function bandCholesky(form: BandForm, lambda: number, pivotTol = 1e-10): Float64Array|null {
   const {n, w, band} = form;
   const bw = w + 1;
   // L[i][i−t] in the band's layout.
@@ -260,27 +263,49 @@ export function solveBandShifted(form: BandForm, lambda: number, rhs: Float64Arr
       }
     }
   }
-  // Substitutions column by column (each right-hand side contiguous).
-  const col = new Float64Array(n), x = new Float64Array(n * k);
+  return L;
+}
+
+/** `X ← (L Lᵀ)⁻¹ X` for the banded factor L of {@link bandCholesky}; X is k×n, one right-hand side per row. */
+export function solveBandFactored(L: Float64Array, n: number, w: number, X: Float64Array, k: number): void {
+  const bw = w + 1;
   for (let q = 0; q < k; q++) {
-    for (let i = 0; i < n; i++) col[i] = rhs[i * k + q];
+    const o = q * n;
     for (let i = 0; i < n; i++) {
       const ri = i * bw + i;
-      let s0 = col[i], s1 = 0, j = Math.max(0, i - w);
+      let s0 = X[o + i], s1 = 0, j = Math.max(0, i - w);
       for (; j + 1 < i; j += 2) {
-        s0 -= L[ri - j] * col[j];
-        s1 -= L[ri - j - 1] * col[j + 1];
+        s0 -= L[ri - j] * X[o + j];
+        s1 -= L[ri - j - 1] * X[o + j + 1];
       }
-      if (j < i) s0 -= L[ri - j] * col[j];
-      col[i] = (s0 + s1) / L[i * bw];
+      if (j < i) s0 -= L[ri - j] * X[o + j];
+      X[o + i] = (s0 + s1) / L[i * bw];
     }
     for (let i = n - 1; i >= 0; i--) {
-      const v = col[i] / L[i * bw], ri = i * bw + i;
-      col[i] = v;
-      for (let j = Math.max(0, i - w); j < i; j++) col[j] -= L[ri - j] * v;
+      const v = X[o + i] / L[i * bw], ri = i * bw + i;
+      X[o + i] = v;
+      for (let j = Math.max(0, i - w); j < i; j++) X[o + j] -= L[ri - j] * v;
     }
-    for (let i = 0; i < n; i++) x[i * k + q] = col[i];
   }
+}
+
+/**
+ * Solves `(B + λI) X = R` by the banded Cholesky factor of `B + λI`
+ * (O(n·w²)), and gives `tr (B + λI)⁻¹` from the same factor by the selected
+ * inversion of the band (Takahashi's recurrence, O(n·w²)). Null when B + λI is
+ * not numerically positive definite (a pivot below `pivotTol` of its diagonal).
+ */
+export function solveBandShifted(form: BandForm, lambda: number, rhs: Float64Array, k: number,
+                                 pivotTol = 1e-10): ShiftedSolve|null {
+  const {n, w} = form;
+  const bw = w + 1;
+  const L = bandCholesky(form, lambda, pivotTol);
+  if (L == null) return null;
+  // Substitutions on the right-hand sides as rows (each contiguous).
+  const cols = new Float64Array(n * k), x = new Float64Array(n * k);
+  for (let i = 0; i < n; i++) for (let q = 0; q < k; q++) cols[q * n + i] = rhs[i * k + q];
+  solveBandFactored(L, n, w, cols, k);
+  for (let i = 0; i < n; i++) for (let q = 0; q < k; q++) x[i * k + q] = cols[q * n + i];
   // Z = (L Lᵀ)⁻¹ on the band, rows from the last: for i ≤ j ≤ i+w,
   // Z[i][j] = (δij/Lii − Σ_{q>i} L[q][i] Z[q][j]) / Lii, kept as the upper
   // band U[i·(w+1) + t] = Z[i][i+t]. The sums over q are one symmetric

@@ -5,6 +5,7 @@ import '../reflect.spec';
 import '../spd.spec';
 import '../tridiagonal.spec';
 import '../band.spec';
+import '../band_refine.spec';
 import '../window.spec';
 import '../ridge.spec';
 import '../preimage.spec';

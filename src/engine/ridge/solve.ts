@@ -1,15 +1,16 @@
 /**
  * The centred ridge solve from merged moments, in float64:
  * `W = (C + λI)⁻¹ R`, `b = t̄ − āW`, with `C = cov(a)`, `R = cov(a, t)` and
- * `λ = α·trace(C)/d`. The factorisation of `C + λI` (Cholesky for a fixed α,
- * and for `alpha: 'auto'` scored on the band form; the tridiagonal form that
- * scored every α where 'auto' scores in float64) is kept as a
+ * `λ = α·trace(C)/d`. What solves `C + λI` again is kept as a
  * {@link RidgeSystem} so new targets on the same Gram (a cached Gram, the
- * step search's refits) need no new factorisation.
+ * step search's refits) need no new factorisation: the Cholesky factor for a
+ * fixed α; for `alpha: 'auto'` the band form that scored the grid with C
+ * (solves by refinement), or the tridiagonal form that scored it in float64.
  */
-import {bandReduce, solveBandShifted, useBandScoring} from '../band';
+import {BAND_WIDTH, BandForm, bandReduce, solveBandShifted, useBandScoring} from '../band';
+import {refinesOnBand, solveOnBand} from '../band_refine';
 import {ERInputError, ERNumericalError} from '../errors';
-import {choleskySolveInPlace, factorHere, FactorSteps, MAX_RIDGE_RAISES, raisedShift, solveSPDSteps} from '../spd';
+import {choleskyInPlace, choleskySolveInPlace, factorHere, FactorSteps, MAX_RIDGE_RAISES, raisedShift, solveSPDSteps} from '../spd';
 import {applyQ, applyQt, solveShifted, tridiagonalizeInPlace, TridiagonalForm} from '../tridiagonal';
 import {AUTO_ALPHAS, bestAlpha, gcvScores} from './gcv';
 import {allFinite, mirrorLower, RidgeMoments} from './moments';
@@ -64,10 +65,16 @@ export interface RidgeSystem {
   lambda: number;
   /** The ridge finally used (raised if the system was not positive definite). */
   shift: number;
-  /** Cholesky factor (lower triangle) of the (centred) second moment plus `shift`·I; null with `tridiagonal`. */
+  /** Cholesky factor (lower triangle) of the (centred) second moment plus `shift`·I; else null. */
   factor: Float64Array|null;
-  /** The second moment as `Q T Qᵀ` (the `alpha: 'auto'` solves); null with `factor`. */
+  /** The second moment as `Q T Qᵀ` (the `alpha: 'auto'` solves in float64); else null. */
   tridiagonal: TridiagonalForm|null;
+  /**
+   * The second moment C (symmetric, float64) with its float32 band form
+   * (`alpha: 'auto'` on a fast backend): solves refine on C preconditioned
+   * by the band form; else null.
+   */
+  band: {gram: Float64Array, form: BandForm}|null;
   /** Notes of the factorisation, repeated by every solve that reuses it. */
   warnings: string[];
 }
@@ -150,8 +157,18 @@ export function* solveRidgeSteps(m: RidgeMoments, config: RidgeSolveConfig, labe
     if (auto) for (let q = 0; q < k; q++) sst += cross.tScatter[q] / n;
     // 'auto' scores its grid on a float32 band form where the backend multiplies fast, then solves at the
     // winner like a fixed α; elsewhere the float64 tridiagonal form scores the grid and gives the solution.
-    const chosen = auto && useBandScoring(d) ? scoreOnBand(C, X, d, k, n, trace, sst) : null;
-    if (auto && chosen == null) {
+    // There the winner is solved by conjugate gradients preconditioned with the band form when that is
+    // cheaper than a Cholesky (few targets), keeping C for later solves.
+    const scored = auto && useBandScoring(d) ? scoreOnBand(C, X, d, k, n, trace, sst, refinesOnBand(d, k)) : null;
+    const chosen = scored?.alpha ?? null;
+    const refined = scored != null && refinesOnBand(d, k) ?
+        solveOnBand(C, d, X, k, scored.alpha * trace / d, scored.form, scored.form.rotated, trace) : null;
+    if (refined != null) {
+      W = refined.x;
+      const lambda = scored!.alpha * trace / d;
+      system = {d, n, mean: Float64Array.from(mean), centred, alpha: scored!.alpha, lambda, shift: lambda,
+                factor: null, tridiagonal: null, band: {gram: C, form: scored!.form}, warnings};
+    } else if (auto && chosen == null) {
       const r = solveAuto(C, X, d, k, n, trace, sst);
       if (r.raises > 0) {
         warnings.push(`${label}: the ${d}×${d} Gram was singular at every α of 'auto'; the ridge was raised to ` +
@@ -159,7 +176,7 @@ export function* solveRidgeSteps(m: RidgeMoments, config: RidgeSolveConfig, labe
       }
       W = r.x;
       system = {d, n, mean: Float64Array.from(mean), centred, alpha: r.alpha, lambda: r.lambda, shift: r.shift,
-                factor: null, tridiagonal: r.form, warnings};
+                factor: null, tridiagonal: r.form, band: null, warnings};
     } else {
       const alpha = requested === 'auto' ? chosen ?? 1e-3 : requested;
       let lambda = alpha * trace / d;
@@ -175,7 +192,7 @@ export function* solveRidgeSteps(m: RidgeMoments, config: RidgeSolveConfig, labe
       }
       W = r.x;
       system = {d, n, mean: Float64Array.from(mean), centred, alpha, lambda, shift: r.shift, factor: r.factor,
-                tridiagonal: null, warnings};
+                tridiagonal: null, band: null, warnings};
     }
   }
   const b = new Float64Array(k);
@@ -226,6 +243,22 @@ export function solveWithSystem(system: RidgeSystem, b: Float64Array, k: number)
     if (r == null) throw new ERNumericalError(`ridge: the saved ${system.d}×${system.d} system is no longer positive definite`);
     b.set(r.x);
     applyQ(form, b, k);
+  } else if (system.band != null) {
+    const {gram, form} = system.band;
+    const r = solveOnBand(gram, system.d, b, k, system.shift, form);
+    if (r != null) {
+      b.set(r.x);
+      return;
+    }
+    // Refinement failed for these targets: factor C + shift·I once and solve by it from now on.
+    const f = new Float64Array(gram);
+    for (let i = 0; i < system.d; i++) f[i * system.d + i] += system.shift;
+    if (!choleskyInPlace(f, system.d)) {
+      throw new ERNumericalError(`ridge: the saved ${system.d}×${system.d} system is no longer positive definite`);
+    }
+    system.factor = f;
+    system.band = null;
+    choleskySolveInPlace(f, system.d, b, k);
   } else {
     choleskySolveInPlace(system.factor!, system.d, b, k);
   }
@@ -233,14 +266,15 @@ export function solveWithSystem(system: RidgeSystem, b: Float64Array, k: number)
 
 /**
  * The α of the grid with the best GCV score on the float32 band form of C
- * (C and X are not modified); the largest α when no α gives a positive-definite
- * system there (the solve then raises the ridge if it must).
+ * (C and X are not modified), with the form (and its reflectors when `keep`);
+ * the largest α when no α gives a positive-definite system there (the solve
+ * then raises the ridge if it must).
  */
 function scoreOnBand(C: Float64Array, X: Float64Array, d: number, k: number, n: number, trace: number,
-                     sst: number): number {
-  const form = bandReduce(C, d, X, k);
+                     sst: number, keep: boolean): {alpha: number, form: BandForm} {
+  const form = bandReduce(C, d, X, k, BAND_WIDTH, keep);
   const scores = gcvScores(lambda => solveBandShifted(form, lambda, form.rotated, k), d, form.rotated, k, n, trace, sst);
-  return bestAlpha(scores) ?? AUTO_ALPHAS[AUTO_ALPHAS.length - 1];
+  return {alpha: bestAlpha(scores) ?? AUTO_ALPHAS[AUTO_ALPHAS.length - 1], form};
 }
 
 /**
