@@ -28,10 +28,10 @@ export interface BandForm {
 }
 
 /** The half-bandwidth (columns per block). */
-export const BAND_WIDTH = 32;
+export const BAND_WIDTH = 16;
 
 /** The narrowest matrix reduced on the backend by default; below it the float64 tridiagonal reduction is faster (docs/performance.md). */
-export const BAND_MIN_WIDTH = 1024;
+export const BAND_MIN_WIDTH = 768;
 
 /** Where `alpha: 'auto'` scores on the band form; benchmarks and specs move the threshold to compare the two forms. */
 export const bandScoring = {

@@ -42,26 +42,22 @@ function applyBlock(block: NonNullable<BandForm['reflectors']>[number], n: numbe
   const {offset: o, count: c, V, T} = block;
   const m = n - o;
   const S = new Float64Array(c * k);
-  // S = Vᵀ x, two reflectors × one vector at a time (contiguous rows).
-  for (let q = 0; q < k; q++) {
-    const xq = q * n + o;
-    let a = 0;
-    for (; a + 1 < c; a += 2) {
-      const v0 = a * m, v1 = v0 + m;
-      let s0 = 0, s1 = 0;
+  // S = Vᵀ x, two reflectors × two vectors at a time (contiguous rows).
+  for (let q = 0; q < k; q += 2) {
+    const x0 = q * n + o, two = q + 1 < k, x1 = two ? x0 + n : x0;
+    for (let a = 0; a < c; a += 2) {
+      const v0 = a * m, pair = a + 1 < c, v1 = pair ? v0 + m : v0;
+      let s00 = 0, s01 = 0, s10 = 0, s11 = 0;
       for (let i = 0; i < m; i++) {
-        const x = X[xq + i];
-        s0 += V[v0 + i] * x;
-        s1 += V[v1 + i] * x;
+        const y0 = X[x0 + i], y1 = X[x1 + i], w0 = V[v0 + i], w1 = V[v1 + i];
+        s00 += w0 * y0; s01 += w0 * y1; s10 += w1 * y0; s11 += w1 * y1;
       }
-      S[a * k + q] = s0;
-      S[(a + 1) * k + q] = s1;
-    }
-    if (a < c) {
-      const v0 = a * m;
-      let s0 = 0;
-      for (let i = 0; i < m; i++) s0 += V[v0 + i] * X[xq + i];
-      S[a * k + q] = s0;
+      S[a * k + q] = s00;
+      if (two) S[a * k + q + 1] = s01;
+      if (pair) {
+        S[(a + 1) * k + q] = s10;
+        if (two) S[(a + 1) * k + q + 1] = s11;
+      }
     }
   }
   // S ← Tᵀ S or T S (T upper triangular, c×c).
@@ -77,18 +73,28 @@ function applyBlock(block: NonNullable<BandForm['reflectors']>[number], n: numbe
       U[a * k + q] = s;
     }
   }
-  // x −= V U, four reflectors at a time.
-  for (let q = 0; q < k; q++) {
-    const xq = q * n + o;
+  // x −= V U, four reflectors × two vectors at a time.
+  for (let q = 0; q < k; q += 2) {
+    const x0 = q * n + o, two = q + 1 < k, x1 = x0 + n, q1 = two ? q + 1 : q;
     let a = 0;
     for (; a + 3 < c; a += 4) {
-      const v0 = a * m, v1 = v0 + m, v2 = v1 + m, v3 = v2 + m;
-      const u0 = U[a * k + q], u1 = U[(a + 1) * k + q], u2 = U[(a + 2) * k + q], u3 = U[(a + 3) * k + q];
-      for (let i = 0; i < m; i++) X[xq + i] -= u0 * V[v0 + i] + u1 * V[v1 + i] + u2 * V[v2 + i] + u3 * V[v3 + i];
+      const v0 = a * m, v1 = v0 + m, v2 = v1 + m, v3 = v2 + m, ua = a * k;
+      const u00 = U[ua + q], u10 = U[ua + k + q], u20 = U[ua + 2 * k + q], u30 = U[ua + 3 * k + q];
+      const u01 = U[ua + q1], u11 = U[ua + k + q1], u21 = U[ua + 2 * k + q1], u31 = U[ua + 3 * k + q1];
+      if (two) {
+        for (let i = 0; i < m; i++) {
+          const w0 = V[v0 + i], w1 = V[v1 + i], w2 = V[v2 + i], w3 = V[v3 + i];
+          X[x0 + i] -= u00 * w0 + u10 * w1 + u20 * w2 + u30 * w3;
+          X[x1 + i] -= u01 * w0 + u11 * w1 + u21 * w2 + u31 * w3;
+        }
+      } else {
+        for (let i = 0; i < m; i++) X[x0 + i] -= u00 * V[v0 + i] + u10 * V[v1 + i] + u20 * V[v2 + i] + u30 * V[v3 + i];
+      }
     }
     for (; a < c; a++) {
-      const v0 = a * m, u0 = U[a * k + q];
-      for (let i = 0; i < m; i++) X[xq + i] -= u0 * V[v0 + i];
+      const v0 = a * m, u0 = U[a * k + q], u1 = U[a * k + q1];
+      for (let i = 0; i < m; i++) X[x0 + i] -= u0 * V[v0 + i];
+      if (two) for (let i = 0; i < m; i++) X[x1 + i] -= u1 * V[v0 + i];
     }
   }
 }
@@ -96,37 +102,25 @@ function applyBlock(block: NonNullable<BandForm['reflectors']>[number], n: numbe
 /** `Y = (C + λI) P` for the symmetric d×d row-major C and P k×d (one vector per row); Y k×d. */
 export function shiftedProduct(C: Float64Array, d: number, lambda: number, P: Float64Array, k: number,
                                Y: Float64Array): void {
-  let q = 0;
-  for (; q + 3 < k; q += 4) {
-    const p0 = q * d, p1 = p0 + d, p2 = p1 + d, p3 = p2 + d;
-    for (let i = 0; i < d; i++) {
-      const ci = i * d;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  // Tiles of two rows of C × four vectors: 8 sums from 6 loads per column.
+  for (let q = 0; q < k; q += 4) {
+    const width = Math.min(4, k - q);
+    const p0 = q * d, p1 = width > 1 ? p0 + d : p0, p2 = width > 2 ? p0 + 2 * d : p0, p3 = width > 3 ? p0 + 3 * d : p0;
+    for (let i = 0; i < d; i += 2) {
+      const c0 = i * d, pairRow = i + 1 < d, c1 = pairRow ? c0 + d : c0;
+      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
       for (let j = 0; j < d; j++) {
-        const c = C[ci + j];
-        s0 += c * P[p0 + j];
-        s1 += c * P[p1 + j];
-        s2 += c * P[p2 + j];
-        s3 += c * P[p3 + j];
+        const a0 = C[c0 + j], a1 = C[c1 + j];
+        const y0 = P[p0 + j], y1 = P[p1 + j], y2 = P[p2 + j], y3 = P[p3 + j];
+        s00 += a0 * y0; s01 += a0 * y1; s02 += a0 * y2; s03 += a0 * y3;
+        s10 += a1 * y0; s11 += a1 * y1; s12 += a1 * y2; s13 += a1 * y3;
       }
-      Y[p0 + i] = s0 + lambda * P[p0 + i];
-      Y[p1 + i] = s1 + lambda * P[p1 + i];
-      Y[p2 + i] = s2 + lambda * P[p2 + i];
-      Y[p3 + i] = s3 + lambda * P[p3 + i];
-    }
-  }
-  for (; q < k; q++) {
-    const p0 = q * d;
-    for (let i = 0; i < d; i++) {
-      const ci = i * d;
-      let s0 = 0, s1 = 0;
-      let j = 0;
-      for (; j + 1 < d; j += 2) {
-        s0 += C[ci + j] * P[p0 + j];
-        s1 += C[ci + j + 1] * P[p0 + j + 1];
+      const sums = [s00, s01, s02, s03], sums1 = [s10, s11, s12, s13];
+      for (let t = 0; t < width; t++) {
+        const o = p0 + t * d;
+        Y[o + i] = sums[t] + lambda * P[o + i];
+        if (pairRow) Y[o + i + 1] = sums1[t] + lambda * P[o + i + 1];
       }
-      if (j < d) s0 += C[ci + j] * P[p0 + j];
-      Y[p0 + i] = s0 + s1 + lambda * P[p0 + i];
     }
   }
 }
