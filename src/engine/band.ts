@@ -31,7 +31,7 @@ export interface BandForm {
 export const BAND_WIDTH = 16;
 
 /** The narrowest matrix reduced on the backend by default; below it the float64 tridiagonal reduction is faster (docs/performance.md). */
-export const BAND_MIN_WIDTH = 768;
+export const BAND_MIN_WIDTH = 576;
 
 /** Where `alpha: 'auto'` scores on the band form; benchmarks and specs move the threshold to compare the two forms. */
 export const bandScoring = {
