@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import {BAND_MIN_WIDTH, bandReduce, BandForm, solveBandShifted, useBandScoring} from '../src/engine/band';
+import {BAND_MIN_ROWS_PER_COLUMN, BAND_MIN_WIDTH, bandReduce, bandScoring, BandForm, solveBandShifted, useBandScoring} from '../src/engine/band';
 import {applyQt, solveShifted, tridiagonalizeInPlace} from '../src/engine/tridiagonal';
 import {AUTO_ALPHAS, bestAlpha, gcvScores, solveSPD} from '../src/engine/index';
 import {RidgeSystem} from '../src/engine/ridge/solve';
@@ -158,11 +158,34 @@ describeBackends(`alpha 'auto' at d ≥ ${BAND_MIN_WIDTH}`, backend => {
     auto.dispose();
     fixedFit.dispose();
     expect(tf.memory().numTensors - before).withContext('tensor leak').toBe(0);
-    expect(useBandScoring(d)).toBe(backend !== 'cpu');
+    expect(useBandScoring(d, n)).toBe(backend !== 'cpu');
 
     // The exact scores, from the float64 moments of the same rows.
     const {C, R, sst, trace} = centredMoments(X, Y, n, d, k);
     const exact = exactScores(C, R, d, k, n, trace, sst);
     expect(sa.alpha).toBe(bestAlpha(exact)!);
+  });
+
+  it('scores a Gram of fewer than 2 rows per column on the float64 tridiagonal form, as with the band form off', () => {
+    const d = BAND_MIN_WIDTH, k = 2, n = Math.floor(d / 2);
+    const {X, Y} = linearData(n, d, k, 10, 1, 8);
+    expect(useBandScoring(d, n)).toBe(false);
+    expect(useBandScoring(d, BAND_MIN_ROWS_PER_COLUMN * d)).toBe(backend !== 'cpu');
+    const auto = accumulatorOn(X, Y, n, d, k, 'band-spec');
+    const sa = auto.solve({alpha: 'auto'});
+    const saved = (auto as unknown as {system: RidgeSystem}).system;
+    expect(saved.tridiagonal).withContext('scored on the tridiagonal form').not.toBeNull();
+    const shipped = bandScoring.minWidth;
+    bandScoring.minWidth = Infinity;
+    const off = accumulatorOn(X, Y, n, d, k, 'band-spec');
+    try {
+      const so = off.solve({alpha: 'auto'});
+      expect(sa.alpha).toBe(so.alpha);
+      expect(maxAbs(sa.W, so.W)).toBe(0);
+    } finally {
+      bandScoring.minWidth = shipped;
+      off.dispose();
+      auto.dispose();
+    }
   });
 });

@@ -39,14 +39,20 @@ export const bandScoring = {
   minWidth: BAND_MIN_WIDTH,
 };
 
+/** Rows per column a Gram needs to be scored on the band form (see {@link useBandScoring}). */
+export const BAND_MIN_ROWS_PER_COLUMN = 2;
+
 /**
- * Whether an n×n Gram is scored on the band form: n ≥ `bandScoring.minWidth`
+ * Whether an n×n Gram of `rows` rows is scored on the band form: n ≥
+ * `bandScoring.minWidth`, at least {@link BAND_MIN_ROWS_PER_COLUMN}·n rows,
  * and a backend whose float32 products are fast (wasm, tensorflow, webgpu, or
  * webgl with float32 textures). The cpu backend's products are slower than the
- * float64 reduction in JavaScript.
+ * float64 reduction in JavaScript. With fewer rows the Gram is singular or
+ * nearly so, and float32 rounding turns its zero eigenvalues into noise of
+ * about the smallest ridges of the grid, which moves their scores.
  */
-export function useBandScoring(n: number): boolean {
-  if (n < bandScoring.minWidth) return false;
+export function useBandScoring(n: number, rows: number): boolean {
+  if (n < bandScoring.minWidth || rows < BAND_MIN_ROWS_PER_COLUMN * n) return false;
   const backend = tf.getBackend();
   if (backend === 'wasm' || backend === 'tensorflow' || backend === 'webgpu') return true;
   return backend === 'webgl' && tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED');

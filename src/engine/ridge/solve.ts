@@ -159,7 +159,7 @@ export function* solveRidgeSteps(m: RidgeMoments, config: RidgeSolveConfig, labe
     // winner like a fixed α; elsewhere the float64 tridiagonal form scores the grid and gives the solution.
     // There the winner is solved by conjugate gradients preconditioned with the band form when that is
     // cheaper than a Cholesky (few targets), keeping C for later solves.
-    const scored = auto && useBandScoring(d) ? scoreOnBand(C, X, d, k, n, trace, sst, refinesOnBand(d, k)) : null;
+    const scored = auto && useBandScoring(d, n) ? scoreOnBand(C, X, d, k, n, trace, sst, refinesOnBand(d, k)) : null;
     const chosen = scored?.alpha ?? null;
     const refined = scored != null && refinesOnBand(d, k) ?
         solveOnBand(C, d, X, k, scored.alpha * trace / d, scored.form, scored.form.rotated, trace) : null;
