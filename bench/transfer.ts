@@ -431,8 +431,8 @@ export async function transferSuite(): Promise<void> {
                 'Solve: the solve of the head from its statistics (the Gram of the 10,000 training features, ' +
                 `or of their frozen random ReLU projection to the width shown), median of ${REPEATS}, the three kinds in turn; ` +
                 `'auto' as shipped scores the GCV grid on a float32 band form (half-bandwidth ${BAND_WIDTH}) from ` +
-                `d = ${BAND_MIN_WIDTH} on (wasm), then solves at the chosen α by conjugate gradients preconditioned ` +
-                'with that form (float64 residuals, to a normwise backward error of 1e-14), below it on the float64 ' +
+                `d = ${BAND_MIN_WIDTH} on with at least 2 rows per column (wasm), then solves at the chosen α by conjugate gradients preconditioned ` +
+                'with that form (float64 residuals, to a normwise backward error of 1e-12), below it on the float64 ' +
                 'tridiagonal form; the fit times above also include accumulating the Gram.',
                 'Plot: bench/results/transfer.svg.']);
   fs.writeFileSync(path.join(RESULTS, 'transfer.svg'), plot(shots));

@@ -11,7 +11,7 @@ import {BandForm, bandCholesky, solveBandFactored} from './band';
 /** Iterations before giving up (the caller then factors). */
 const MAX_ITERATIONS = 8;
 /** Normwise backward error at which a column has converged (`‖r‖ ≤ tol·(‖A‖·‖x‖ + ‖r₀‖)`). */
-const TOLERANCE = 1e-14;
+const TOLERANCE = 1e-12;
 
 /** Whether refinement on the band form beats a Cholesky for d×d systems with k right-hand sides. */
 export function refinesOnBand(d: number, k: number): boolean {
