@@ -10,7 +10,10 @@ import {BandForm, bandCholesky, solveBandFactored} from './band';
 
 /** Iterations before giving up (the caller then factors). */
 const MAX_ITERATIONS = 8;
-/** Normwise backward error at which a column has converged (`‖r‖ ≤ tol·(‖A‖·‖x‖ + ‖r₀‖)`). */
+/**
+ * Normwise backward error at which a target has converged, `‖r‖ ≤ tol·((tr C + λ)·‖x‖ + ‖R‖)`
+ * (tr C bounds ‖C‖₂): far below the float32 rounding of the statistics themselves (~1e-7).
+ */
 const TOLERANCE = 1e-12;
 
 /** Whether refinement on the band form beats a Cholesky for d×d systems with k right-hand sides. */
@@ -138,8 +141,9 @@ export interface BandRefinement {
  * R d×k row-major, not modified) by conjugate gradients per column,
  * preconditioned with the band form of C (reduced with its reflectors).
  * `rotatedR`, when given, is `Qᵀ R` (n×k, as {@link bandReduce} rotates it)
- * and saves one pass for the start. Null when `B + λI` is not positive
- * definite or the iteration does not converge; the caller then factors.
+ * and saves one pass for the start; `trace`, when given, is tr C (else
+ * summed here). Null when `B + λI` is not positive definite or the iteration
+ * does not converge; the caller then factors.
  */
 export function solveOnBand(C: Float64Array, d: number, R: Float64Array, k: number, lambda: number,
                             form: BandForm, rotatedR: Float64Array|null = null, trace?: number): BandRefinement|null {
