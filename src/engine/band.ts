@@ -60,8 +60,9 @@ export function useBandScoring(n: number, rows: number): boolean {
 
 /**
  * Reduces the symmetric n×n row-major `a` (float64, not modified) to band
- * form on the active tfjs backend, rotating the n×k `rhs` alongside. Every
- * tensor it makes is disposed, also when it throws.
+ * form on the active tfjs backend, rotating the n×k `rhs` alongside; with
+ * `keepReflectors` the form keeps Q's reflectors (for the refinement of
+ * band_refine.ts). Every tensor it makes is disposed, also when it throws.
  */
 export function bandReduce(a: Float64Array, n: number, rhs: Float64Array, k: number, w = BAND_WIDTH,
                            keepReflectors = false): BandForm {
@@ -272,6 +273,13 @@ export function bandCholesky(form: BandForm, lambda: number, pivotTol = 1e-10): 
   return L;
 }
 
+/** The transpose of the rows×cols row-major `a`, as a new array. */
+export function transposed(a: Float64Array, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j];
+  return out;
+}
+
 /** `X ← (L Lᵀ)⁻¹ X` for the banded factor L of {@link bandCholesky}; X is k×n, one right-hand side per row. */
 export function solveBandFactored(L: Float64Array, n: number, w: number, X: Float64Array, k: number): void {
   const bw = w + 1;
@@ -308,10 +316,9 @@ export function solveBandShifted(form: BandForm, lambda: number, rhs: Float64Arr
   const L = bandCholesky(form, lambda, pivotTol);
   if (L == null) return null;
   // Substitutions on the right-hand sides as rows (each contiguous).
-  const cols = new Float64Array(n * k), x = new Float64Array(n * k);
-  for (let i = 0; i < n; i++) for (let q = 0; q < k; q++) cols[q * n + i] = rhs[i * k + q];
+  const cols = transposed(rhs, n, k);
   solveBandFactored(L, n, w, cols, k);
-  for (let i = 0; i < n; i++) for (let q = 0; q < k; q++) x[i * k + q] = cols[q * n + i];
+  const x = transposed(cols, k, n);
   // Z = (L Lᵀ)⁻¹ on the band, rows from the last: for i ≤ j ≤ i+w,
   // Z[i][j] = (δij/Lii − Σ_{q>i} L[q][i] Z[q][j]) / Lii, kept as the upper
   // band U[i·(w+1) + t] = Z[i][i+t]. The sums over q are one symmetric

@@ -6,7 +6,7 @@
  * instead of the Cholesky's d³/3. Used by `alpha: 'auto'`, which has the band
  * form already from scoring its grid.
  */
-import {BandForm, bandCholesky, solveBandFactored} from './band';
+import {BandForm, bandCholesky, solveBandFactored, transposed} from './band';
 
 /** Iterations before giving up (the caller then factors). */
 const MAX_ITERATIONS = 8;
@@ -160,17 +160,10 @@ export function solveOnBand(C: Float64Array, d: number, R: Float64Array, k: numb
   let normA = lambda;
   if (trace != null) normA += trace;
   else for (let i = 0; i < d; i++) normA += C[i * d + i];  // ‖C‖₂ ≤ tr C for a covariance
-  const b = new Float64Array(k * d);
-  for (let i = 0; i < d; i++) for (let q = 0; q < k; q++) b[q * d + i] = R[i * k + q];
+  const b = transposed(R, d, k);
   // x₀ = M⁻¹ R.
-  const x = new Float64Array(k * d);
-  if (rotatedR != null) {
-    for (let i = 0; i < d; i++) for (let q = 0; q < k; q++) x[q * d + i] = rotatedR[i * k + q];
-    precondition(x, true);
-  } else {
-    x.set(b);
-    precondition(x, false);
-  }
+  const x = rotatedR != null ? transposed(rotatedR, d, k) : new Float64Array(b);
+  precondition(x, rotatedR != null);
   const r = new Float64Array(k * d), z = new Float64Array(k * d), p = new Float64Array(k * d);
   const Ap = new Float64Array(k * d);
   shiftedProduct(C, d, lambda, x, k, Ap);
@@ -189,7 +182,7 @@ export function solveOnBand(C: Float64Array, d: number, R: Float64Array, k: numb
   for (let it = 0; it <= MAX_ITERATIONS; it++) {
     const done = converged();
     if (done == null) return null;
-    if (done) return {x: rowsToColumns(x, d, k), iterations: it};
+    if (done) return {x: transposed(x, k, d), iterations: it};
     if (it === MAX_ITERATIONS) return null;
     z.set(r);
     precondition(z, false);
@@ -222,11 +215,4 @@ function norm(v: Float64Array, o: number, len: number): number {
   let s = 0;
   for (let i = 0; i < len; i++) s += v[o + i] * v[o + i];
   return Math.sqrt(s);
-}
-
-/** k×d (one vector per row) to d×k row-major. */
-function rowsToColumns(v: Float64Array, d: number, k: number): Float64Array {
-  const out = new Float64Array(d * k);
-  for (let i = 0; i < d; i++) for (let q = 0; q < k; q++) out[i * k + q] = v[q * d + i];
-  return out;
 }

@@ -159,14 +159,15 @@ export function* solveRidgeSteps(m: RidgeMoments, config: RidgeSolveConfig, labe
     // winner like a fixed α; elsewhere the float64 tridiagonal form scores the grid and gives the solution.
     // There the winner is solved by conjugate gradients preconditioned with the band form when that is
     // cheaper than a Cholesky (few targets), keeping C for later solves.
-    const scored = auto && useBandScoring(d, n) ? scoreOnBand(C, X, d, k, n, trace, sst, refinesOnBand(d, k)) : null;
+    const refine = refinesOnBand(d, k);
+    const scored = auto && useBandScoring(d, n) ? scoreOnBand(C, X, d, k, n, trace, sst, refine) : null;
     const chosen = scored?.alpha ?? null;
-    const refined = scored != null && refinesOnBand(d, k) ?
-        solveOnBand(C, d, X, k, scored.alpha * trace / d, scored.form, scored.form.rotated, trace) : null;
+    const bandLambda = chosen != null ? chosen * trace / d : 0;
+    const refined = scored != null && refine ?
+        solveOnBand(C, d, X, k, bandLambda, scored.form, scored.form.rotated, trace) : null;
     if (refined != null) {
       W = refined.x;
-      const lambda = scored!.alpha * trace / d;
-      system = {d, n, mean: Float64Array.from(mean), centred, alpha: scored!.alpha, lambda, shift: lambda,
+      system = {d, n, mean: Float64Array.from(mean), centred, alpha: chosen!, lambda: bandLambda, shift: bandLambda,
                 factor: null, tridiagonal: null, band: {gram: C, form: scored!.form}, warnings};
     } else if (auto && chosen == null) {
       const r = solveAuto(C, X, d, k, n, trace, sst);
