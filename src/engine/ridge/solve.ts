@@ -155,10 +155,10 @@ export function* solveRidgeSteps(m: RidgeMoments, config: RidgeSolveConfig, labe
     const auto = requested === 'auto' && trace > 0;
     let sst = 0;
     if (auto) for (let q = 0; q < k; q++) sst += cross.tScatter[q] / n;
-    // 'auto' scores its grid on a float32 band form where the backend multiplies fast, then solves at the
-    // winner like a fixed α; elsewhere the float64 tridiagonal form scores the grid and gives the solution.
-    // There the winner is solved by conjugate gradients preconditioned with the band form when that is
-    // cheaper than a Cholesky (few targets), keeping C for later solves.
+    // 'auto' scores its grid on a float32 band form where the backend multiplies fast (and there are enough
+    // rows), then solves at the winner by conjugate gradients preconditioned with that form when that is
+    // cheaper than a Cholesky (few targets), keeping C for later solves; else by the Cholesky, like a fixed α.
+    // Elsewhere the float64 tridiagonal form scores the grid and gives the solution.
     const refine = refinesOnBand(d, k);
     const scored = auto && useBandScoring(d, n) ? scoreOnBand(C, X, d, k, n, trace, sst, refine) : null;
     const chosen = scored?.alpha ?? null;
